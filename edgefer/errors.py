@@ -1,0 +1,18 @@
+"""Exceptions raised by edgefer. Each message names the file (or row) and what was wrong."""
+from __future__ import annotations
+
+
+class EdgeferError(Exception):
+    """Base class of edgefer's own errors."""
+
+
+class DataError(EdgeferError, ValueError):
+    """A data set, file or row could not be read or has invalid content."""
+
+
+class ImageReadError(DataError):
+    """An image file is missing, unreadable, corrupt or too large."""
+
+
+class CheckpointError(EdgeferError, ValueError):
+    """A model checkpoint is missing, corrupt, or not a safe edgefer checkpoint."""
