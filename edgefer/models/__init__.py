@@ -1,0 +1,6 @@
+"""Model registry; importing this package registers every model family."""
+from edgefer.models._registry import create_model, list_models, register_model
+from edgefer.models import edgecnn as _edgecnn  # noqa: F401  (registers)
+from edgefer.models import fernet as _fernet  # noqa: F401
+
+__all__ = ["create_model", "list_models", "register_model"]

@@ -1,0 +1,85 @@
+"""``edgefer train``: train a registered model on a data set."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgefer.cli._common import fail, print_json
+from edgefer.cli._options import check_out_dir, load_split, parse_model_args
+from edgefer.cli.main import app
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="FER-2013 folder or CSV, LFW folder, or a folder of class subfolders."),
+    model: str = typer.Option("edgecnn48", "--model", help="Registered model name (see `edgefer models`)."),
+    split: str = typer.Option("train", "--split", help="Split to train on."),
+    val_split: Optional[str] = typer.Option("publictest", "--val-split", help="Split validated each epoch ('none' to skip)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Override format detection: fer-csv, fer-folders, folders, lfw."),
+    input_size: Optional[int] = typer.Option(None, "--input-size", help="Input side in pixels (default: the model's)."),
+    equalize: bool = typer.Option(True, "--equalize/--no-equalize", help="Histogram equalization (the paper's)."),
+    loss: str = typer.Option("ce", "--loss", help="ce (cross-entropy) or mse (the paper's, on softmax vs one-hot)."),
+    batch_size: int = typer.Option(48, "--batch-size"),
+    epochs: int = typer.Option(50, "--epochs"),
+    lr: float = typer.Option(0.01, "--lr"),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (Nesterov momentum) or adamw."),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
+    schedule: str = typer.Option("cosine", "--schedule", help="cosine or constant."),
+    warmup: float = typer.Option(0.0, "--warmup", help="Warm-up epochs."),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
+    soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of FER+ vote distributions in the targets."),
+    augment: str = typer.Option("none", "--augment", help="none, flip, standard or strong."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 (autocast)."),
+    model_arg: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE, e.g. fusion=none."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    out: Path = typer.Option(Path("runs/train"), "--out", help="Folder for checkpoints and logs."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out where it stopped."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in --out."),
+    checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Also checkpoint every N iterations."),
+    max_steps: int = typer.Option(0, "--max-steps", help="Stop after N iterations (0: all epochs)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Train MODEL on a data set; writes best.pt, last.pt, iterations.csv and history.json to --out."""
+    from edgefer.data.pixels import dataset_pixels
+    from edgefer.models import create_model
+    from edgefer.preprocess.spec import PreprocessSpec
+    from edgefer.train.config import TrainConfig
+    from edgefer.train.loop import fit
+
+    check_out_dir(out, resume=resume, overwrite=overwrite)
+    kwargs = parse_model_args(model_arg)
+    try:
+        size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
+        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=size, equalize=equalize, loss=loss,
+                          batch_size=batch_size, epochs=epochs, lr=lr, optimizer=optimizer,
+                          weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup,
+                          label_smoothing=label_smoothing, soft_labels=soft_labels, augment=augment,
+                          precision=precision, seed=seed, device=device,
+                          checkpoint_every=checkpoint_every, max_steps=max_steps)
+        cfg.validate()
+    except ValueError as exc:
+        fail(str(exc))
+    spec = PreprocessSpec(input_size=size, equalize=equalize)
+    train_ds = load_split(data, split, fmt)
+    val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
+    train_px, _ = dataset_pixels(train_ds, spec, progress=True)
+    val_px = val_y = None
+    if val_ds is not None:
+        val_px, _ = dataset_pixels(val_ds, spec, progress=True)
+        val_y = val_ds.labels
+    try:
+        result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
+                     soft_targets=train_ds.soft_labels, out_dir=out, resume=resume, progress=True,
+                     trained_on={"data": str(data.resolve()), "split": split, "n": len(train_ds),
+                                 "val_split": val_split})
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"best validation accuracy {result['best_val_accuracy']:.4f}; "
+                   f"model saved to {result['best']}")

@@ -1,0 +1,242 @@
+"""``fit``: one readable training loop (train, validate, checkpoint, keep the best).
+
+Reproducibility: every random draw of an epoch (shuffling, augmentation) comes from a generator
+seeded by ``(seed, epoch)``, and dropout from torch's global generator, whose state is saved
+with each checkpoint; so a run resumed from any checkpoint ends with the same weights as an
+uninterrupted one (same machine, same thread count).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgefer.evaluate.metrics import classification_report
+from edgefer.labels import NUM_CLASSES
+from edgefer.models import create_model
+from edgefer.preprocess.spec import PreprocessSpec
+from edgefer.train.augment import augment_batch
+from edgefer.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from edgefer.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def _dist():
+    """(rank, world_size) under torchrun, initializing the process group once."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
+    warm = cfg.warmup_epochs * steps_per_epoch
+    if warm and step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "constant":
+        return cfg.lr
+    t = (step - warm) / max(1, total - warm)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def _loss(cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``target`` is a (B, 7) distribution."""
+    logits = logits.float()
+    if cfg.loss == "mse":
+        return F.mse_loss(logits.softmax(1), target)
+    if cfg.label_smoothing:
+        target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / NUM_CLASSES
+    return -(target * logits.log_softmax(1)).sum(1).mean()
+
+
+@torch.no_grad()
+def predict_logits(model, x: torch.Tensor, *, batch_size: int = 256, precision: str = "fp32",
+                   device: str = "cpu") -> torch.Tensor:
+    """Logits (N, 7) for normalized inputs (N, 1, S, S), batched, in eval mode."""
+    model.eval()
+    outs = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(device)
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16,
+                            enabled=precision == "bf16"):
+            outs.append(model(xb).float().cpu())
+    return torch.cat(outs) if outs else torch.zeros(0, NUM_CLASSES)
+
+
+def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
+        val_pixels: np.ndarray | None = None, val_labels: np.ndarray | None = None,
+        soft_targets: np.ndarray | None = None, out_dir: str | os.PathLike = "runs/train",
+        resume: bool = False, progress: bool = False, trained_on: dict | None = None) -> dict:
+    """Train ``cfg.model`` on uint8 model pixels (N, S, S); return the run's summary.
+
+    Writes to ``out_dir``: ``last.pt`` (everything to resume), ``best.pt`` (the best model by
+    validation accuracy, ready for ``edgefer predict``), ``iterations.csv`` (loss and accuracy
+    per iteration), ``history.json`` (per-epoch metrics) and ``config.json``.
+    """
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rank, world = _dist()
+    device = torch.device(cfg.device)
+    n = len(train_labels)
+    if n == 0:
+        raise ValueError("no training images")
+    size = train_pixels.shape[-1]
+    x_all = torch.as_tensor(train_pixels)
+    y_all = torch.as_tensor(np.asarray(train_labels), dtype=torch.long)
+    onehot = F.one_hot(y_all, NUM_CLASSES).float()
+    if soft_targets is not None and cfg.soft_labels > 0:
+        soft = torch.as_tensor(soft_targets, dtype=torch.float32)
+        ok = ~torch.isnan(soft).any(1)
+        onehot[ok] = (1 - cfg.soft_labels) * onehot[ok] + cfg.soft_labels * soft[ok]
+
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    state = None
+    if resume:
+        if not last_path.exists():
+            raise FileNotFoundError(f"{last_path}: nothing to resume from")
+        state = load_checkpoint(last_path)
+        saved = TrainConfig.from_dict(state["train_state"]["config"])
+        free = {"epochs": cfg.epochs, "max_steps": cfg.max_steps}
+        if saved.to_dict() | free != cfg.to_dict():
+            raise ValueError(f"{last_path}: was trained with a different configuration; "
+                             f"resume with the same options (only --epochs may change)")
+        spec = PreprocessSpec.from_dict(state["preprocess"])
+    else:
+        px = x_all.float() / 255.0
+        spec = PreprocessSpec(input_size=size, equalize=cfg.equalize,
+                              mean=round(float(px.mean()), 4), std=round(float(px.std()), 4))
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, input_size=size, **cfg.model_kwargs).to(device)
+    model_kwargs = {"input_size": size, **cfg.model_kwargs}
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+    else:
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, best_acc, start_epoch, start_step = [], -1.0, 0, 0
+    if state is not None:
+        ts = state["train_state"]
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(ts["optimizer"])
+        history, best_acc = ts["history"], ts["best_acc"]
+        start_epoch, start_step = ts["epoch"], ts["step_in_epoch"]
+        torch.set_rng_state(ts["torch_rng"])
+        log.info("resuming %s at epoch %d, step %d", last_path, start_epoch, start_step)
+    ddp_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        ddp_model = DistributedDataParallel(model)
+
+    steps_per_epoch = max(1, n // cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs  # the schedule's length; max_steps only stops early
+    stop_at = min(total, cfg.max_steps) if cfg.max_steps else total
+    x_val = spec.to_tensor(val_pixels) if val_pixels is not None and len(val_pixels) else None
+    iter_log = out / "iterations.csv"
+    if rank == 0:
+        atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+        if not resume or not iter_log.exists():
+            iter_log.write_text("epoch,iteration,loss,accuracy,lr\n")
+    local_bs = cfg.batch_size // world
+
+    def save_last(epoch: int, step_in_epoch: int, gen_state) -> None:
+        if rank != 0:
+            return
+        save_checkpoint(last_path, model_name=cfg.model, model_kwargs=model_kwargs,
+                        state_dict=model.state_dict(), preprocess=spec.to_dict(),
+                        train_state={"config": cfg.to_dict(), "optimizer": opt.state_dict(),
+                                     "epoch": epoch, "step_in_epoch": step_in_epoch,
+                                     "generator": gen_state, "torch_rng": torch.get_rng_state(),
+                                     "history": history, "best_acc": best_acc})
+
+    global_step = start_epoch * steps_per_epoch + start_step
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+        bar = tqdm(total=stop_at, initial=global_step, unit="it", desc=cfg.model, dynamic_ncols=True)
+    t_start = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        if global_step >= stop_at:
+            break
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        perm = torch.randperm(n, generator=g)
+        first = start_step if epoch == start_epoch else 0
+        if first:
+            g.set_state(state["train_state"]["generator"])
+        ddp_model.train()
+        done_steps = first
+        with open(iter_log, "a", newline="") if rank == 0 else open(os.devnull, "w") as flog:
+            wlog = csv.writer(flog)
+            for step in range(first, steps_per_epoch):
+                if global_step >= stop_at:
+                    break
+                idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                idx = idx[rank * local_bs:(rank + 1) * local_bs]
+                xb = spec.to_tensor(x_all[idx])
+                xb = augment_batch(xb, cfg.augment, g).to(device)
+                tb = onehot[idx].to(device)
+                lr = _lr_at(cfg, global_step, total, steps_per_epoch)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                                    enabled=cfg.precision == "bf16"):
+                    logits = ddp_model(xb)
+                loss = _loss(cfg, logits, tb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                global_step += 1
+                done_steps = step + 1
+                acc = (logits.argmax(1) == y_all[idx].to(device)).float().mean().item()
+                wlog.writerow([epoch, global_step, f"{loss.item():.5f}", f"{acc:.4f}", f"{lr:.6g}"])
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+                if cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 \
+                        and step + 1 < steps_per_epoch:
+                    flog.flush()
+                    save_last(epoch, step + 1, g.get_state())
+        if done_steps < steps_per_epoch:  # stopped by max_steps inside the epoch
+            save_last(epoch, done_steps, g.get_state())
+            break
+        record = {"epoch": epoch + 1, "iteration": global_step,
+                  "seconds": round(time.time() - t_start, 1)}
+        if x_val is not None and rank == 0:
+            pred = predict_logits(model, x_val, precision=cfg.precision,
+                                  device=str(device)).argmax(1).numpy()
+            rep = classification_report(val_labels, pred)
+            record.update(val_accuracy=rep["accuracy"], val_macro_f1=rep["macro_f1"])
+            if rep["accuracy"] > best_acc:
+                best_acc = rep["accuracy"]
+                save_checkpoint(best_path, model_name=cfg.model, model_kwargs=model_kwargs,
+                                state_dict=model.state_dict(), preprocess=spec.to_dict(),
+                                trained_on=trained_on or {}, config=cfg.to_dict(),
+                                scores={"val_accuracy": rep["accuracy"], "val_macro_f1": rep["macro_f1"],
+                                        "epoch": epoch + 1})
+            log.info("epoch %d: val accuracy %.4f", epoch + 1, rep["accuracy"])
+        history.append(record)
+        save_last(epoch + 1, 0, None)
+        if rank == 0:
+            atomic_write_text(out / "history.json", json.dumps(history, indent=1))
+    if bar is not None:
+        bar.close()
+    if x_val is None and rank == 0:
+        save_checkpoint(best_path, model_name=cfg.model, model_kwargs=model_kwargs,
+                        state_dict=model.state_dict(), preprocess=spec.to_dict(),
+                        trained_on=trained_on or {}, config=cfg.to_dict(), scores={})
+    return {"out_dir": str(out), "history": history, "best_val_accuracy": best_acc,
+            "iterations": global_step, "last": str(last_path), "best": str(best_path)}
