@@ -1,0 +1,170 @@
+"""``Recognizer``: load a model with its preprocessing, find faces, say which expression each shows."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgefer.labels import CLASSES
+from edgefer.preprocess.spec import PreprocessSpec
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL = "fernet"
+"""Name of the shipped model used when none is given (``edgefer/weights/fernet.pt``)."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One recognized face: box (x, y, w, h) in the original image's pixels, label, probabilities."""
+
+    box: tuple[int, int, int, int]
+    label: str
+    probabilities: dict[str, float] = field(default_factory=dict)
+    detected: bool = True
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.label]
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 6),
+                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+
+
+def shipped_models() -> list[str]:
+    """Names of the models whose weights ship inside the package."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """Checkpoint path for ``None`` (the shipped default), a shipped model's name, or a path."""
+    if model is None:
+        model = DEFAULT_MODEL
+    p = Path(model)
+    if p.suffix == ".pt" or p.exists():
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such checkpoint file")
+        return p
+    shipped = WEIGHTS_DIR / f"{model}.pt"
+    if shipped.exists():
+        return shipped
+    names = shipped_models()
+    raise ValueError(f"model {str(model)!r} is neither a checkpoint file nor a shipped model; "
+                     f"shipped: {', '.join(names) if names else 'none (train one with edgefer train)'}")
+
+
+class Recognizer:
+    """Recognize facial expressions with a trained model.
+
+    Parameters
+    ----------
+    model : None (the shipped model), a shipped model's name, or a checkpoint path.
+    detector : a :class:`~edgefer.preprocess.detect.HaarFaceDetector`; default one tuned for
+        speed (detects on a copy downscaled to at most 640 pixels a side).
+    device : torch device.
+    batch_size : faces per forward pass.
+
+    Examples
+    --------
+    >>> rec = Recognizer()                          # doctest: +SKIP
+    >>> [f.label for f in rec.predict("photo.jpg")] # doctest: +SKIP
+    ['happy']
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *, detector=None,
+                 device: str = "cpu", batch_size: int = 256, threads: int | None = None):
+        from edgefer.train.checkpoint import load_checkpoint, model_from_checkpoint
+        self.path = resolve_model(model)
+        self.checkpoint = load_checkpoint(self.path)
+        self.model = model_from_checkpoint(self.checkpoint).to(device)
+        self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
+        self.name = self.checkpoint["model_name"]
+        self.device = device
+        self.batch_size = batch_size
+        if threads:
+            torch.set_num_threads(threads)
+        if detector is None:
+            from edgefer.preprocess.detect import HaarFaceDetector
+            detector = HaarFaceDetector(max_side=640)
+        self.detector = detector
+
+    @property
+    def info(self) -> dict:
+        """Model name, file, preprocessing, training data and scores (for --json and /api/models)."""
+        c = self.checkpoint
+        return {"name": self.name, "path": str(self.path), "preprocess": self.spec.to_dict(),
+                "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}),
+                "classes": list(CLASSES)}
+
+    @torch.no_grad()
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""
+        out = []
+        for i in range(0, len(pixels), self.batch_size):
+            x = self.spec.to_tensor(pixels[i:i + self.batch_size]).to(self.device)
+            out.append(self.model(x).float().softmax(1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+    def classify_crops(self, crops) -> list[Face]:
+        """Faces for ready face crops (gray or BGR uint8), each taken whole."""
+        pixels = self.spec.crops([_gray(c) for c in crops])
+        return [self._face((0, 0, c.shape[1], c.shape[0]), p, detected=False)
+                for c, p in zip(crops, self.probabilities(pixels))]
+
+    def predict(self, image, *, boxes=None, whole_if_none: bool = False) -> list[Face]:
+        """Every face in ``image`` (NumPy BGR/gray uint8, a path, or a PIL image), largest first.
+
+        ``boxes`` (x, y, w, h) skip detection; ``whole_if_none`` takes the whole image as the
+        face when none is found. No face is a normal result: an empty list.
+        """
+        image = load_any(image)
+        gray = _gray(image)
+        if boxes is None:
+            boxes = [f.as_tuple() for f in self.detector.detect(gray)]
+            detected = True
+        else:
+            boxes, detected = [tuple(int(v) for v in b) for b in boxes], False
+        if not boxes and whole_if_none:
+            boxes, detected = [(0, 0, gray.shape[1], gray.shape[0])], False
+        if not boxes:
+            return []
+        pixels = np.stack([self.spec.crop(gray, b) for b in boxes])
+        return [self._face(b, p, detected) for b, p in zip(boxes, self.probabilities(pixels))]
+
+    @staticmethod
+    def _face(box, probs, detected: bool) -> Face:
+        k = int(np.argmax(probs))
+        return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
+                    probabilities={c: float(p) for c, p in zip(CLASSES, probs)}, detected=detected)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    from edgefer.io import to_gray
+    return to_gray(image)
+
+
+def load_any(image) -> np.ndarray:
+    """uint8 BGR or gray array from a NumPy array, a path, or a PIL image."""
+    if isinstance(image, (str, os.PathLike)):
+        from edgefer.io import read_image
+        return read_image(image)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise TypeError(f"`image` must be a uint8 array; got dtype {image.dtype}")
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ValueError(f"`image` must be (H, W) or (H, W, C) and non-empty; got shape {image.shape}")
+        return image
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        from edgefer.io import _pil_to_array
+        return _pil_to_array(image, gray=False)
+    raise TypeError(f"`image` must be a NumPy array, a path or a PIL image; got {type(image).__name__}")
