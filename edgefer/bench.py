@@ -1,0 +1,137 @@
+"""Speed benchmarks: train and inference time per batch of 48, fusion overhead, crops/s, frames/s.
+
+Numbers depend on the machine and on what else runs on it; every result records both.
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgefer.models import create_model, list_models
+
+log = logging.getLogger(__name__)
+
+
+def _median_time(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def model_speed(name: str, *, batch: int = 48, repeats: int = 5, precision: str = "fp32",
+                input_size: int | None = None, **kwargs) -> dict:
+    """Median train-step (forward, backward, SGD update) and inference time of a batch."""
+    torch.manual_seed(0)
+    model = create_model(name, **({"input_size": input_size} if input_size else {}), **kwargs)
+    size = getattr(model, "input_size", 48)
+    model = model.to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 1, size, size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 7, (batch,))
+    target = F.one_hot(y, 7).float()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    bf16 = precision == "bf16"
+
+    def train_step():
+        model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if hasattr(model, "training_loss"):
+                loss, _ = model.training_loss(x, target, lambda z, t: F.cross_entropy(z.float(), t))
+            else:
+                loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer():
+        model.eval()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model(x)
+
+    tt = _median_time(train_step, repeats)
+    ti = _median_time(infer, repeats)
+    return {"input_size": size, "precision": precision, "batch": batch,
+            "train_ms_per_batch": round(tt * 1000, 2), "infer_ms_per_batch": round(ti * 1000, 2),
+            "train_img_per_s": round(batch / tt, 1), "infer_img_per_s": round(batch / ti, 1)}
+
+
+def kirsch_overhead(*, repeats: int = 7, precision: str = "fp32", input_size: int = 48) -> dict:
+    """Train-step time of ``edgecnn48`` with feature fusion over the same net without, minus 1.
+
+    The two are measured interleaved, so load from other processes hits both alike.
+    """
+    fused, plain = [], []
+    for _ in range(3):
+        fused.append(model_speed("edgecnn48", fusion="feature", repeats=repeats, precision=precision,
+                                 input_size=input_size)["train_ms_per_batch"])
+        plain.append(model_speed("edgecnn48", fusion="none", repeats=repeats, precision=precision,
+                                 input_size=input_size)["train_ms_per_batch"])
+    f, p = statistics.median(fused), statistics.median(plain)
+    return {"overhead": round(f / p - 1, 4), "fused_ms": f, "plain_ms": p, "input_size": input_size,
+            "precision": precision}
+
+
+def recognizer_speed(recognizer, *, batch: int = 256, repeats: int = 5, frames: int = 90) -> dict:
+    """Shipped-model crops/s (batched) and end-to-end frames/s on a synthetic 640x480 video.
+
+    The video is the bundled astronaut face pasted on a gray 640x480 frame, moving a few pixels
+    each frame; the end-to-end path is :class:`edgefer.video.VideoRecognizer` when present.
+    """
+    size = recognizer.spec.input_size
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (batch, size, size), dtype=np.uint8)
+    t = _median_time(lambda: recognizer.probabilities(pixels), repeats)
+    out = {"crops_per_s": round(batch / t, 1), "crops_batch": batch}
+    frames_list = synthetic_video(frames)
+    try:
+        from edgefer.video import VideoRecognizer
+        vr = VideoRecognizer(recognizer)
+        run = lambda: [vr.process(f) for f in frames_list]  # noqa: E731
+    except ImportError:
+        run = lambda: [recognizer.predict(f) for f in frames_list]  # noqa: E731
+    run()
+    t0 = time.perf_counter()
+    results = run()
+    dt = time.perf_counter() - t0
+    out.update(e2e_fps=round(len(frames_list) / dt, 1), e2e_frames=len(frames_list),
+               e2e_frames_with_face=int(sum(1 for r in results if r)))
+    return out
+
+
+def synthetic_video(n: int = 90) -> list[np.ndarray]:
+    """n BGR 640x480 frames with one real face (skimage's astronaut, public domain) drifting."""
+    import cv2
+    from skimage import data as skdata
+    face = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[20:220, 130:330]
+    frames = []
+    for i in range(n):
+        f = np.full((480, 640, 3), 110, np.uint8)
+        x, y = 200 + (i % 30), 120 + (i % 20)
+        f[y:y + face.shape[0], x:x + face.shape[1]] = face
+        frames.append(f)
+    return frames
+
+
+def run_bench(models: list[str] | None = None, *, precision: str = "fp32", repeats: int = 5,
+              recognizer=None) -> dict:
+    """All benchmark numbers in one object (see ``edgefer bench --help``)."""
+    names = models or list_models()
+    res = {"models": {n: model_speed(n, precision=precision, repeats=repeats) for n in names}}
+    k = kirsch_overhead(precision=precision)
+    res["kirsch_overhead"] = k["overhead"]
+    res["kirsch_overhead_detail"] = k
+    if recognizer is not None:
+        res["shipped"] = {"model": recognizer.name, **recognizer_speed(recognizer)}
+        res["crops_per_s"] = res["shipped"]["crops_per_s"]
+        res["e2e_fps"] = res["shipped"]["e2e_fps"]
+    return res

@@ -1,0 +1,54 @@
+"""``edgefer bench``: speed of every model, Kirsch fusion overhead, shipped-model crops/s and fps."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgefer.cli._common import fail, print_json
+from edgefer.cli.main import app
+
+
+@app.command()
+def bench(
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Registered model(s) to time (default: all)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
+    repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
+    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped model: crops/s and end-to-end video fps."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
+) -> None:
+    """Time a train step and inference per batch of 48 for each model on this machine."""
+    import torch
+
+    from edgefer.bench import run_bench
+    from edgefer.models import list_models
+    from edgefer.results import provenance, write_json
+
+    if threads:
+        torch.set_num_threads(threads)
+    unknown = [m for m in model or [] if m not in list_models()]
+    if unknown:
+        fail(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
+    rec = None
+    if shipped:
+        from edgefer.recognize import Recognizer, shipped_models
+        rec = Recognizer() if shipped_models() else None
+    res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec)
+    res["provenance"] = provenance()
+    if out:
+        write_json(out, res)
+    if as_json:
+        print_json(res)
+        return
+    typer.echo(f"{'model':14s} {'train ms/48':>12s} {'infer ms/48':>12s} {'train img/s':>12s} {'infer img/s':>12s}")
+    for name, r in res["models"].items():
+        typer.echo(f"{name:14s} {r['train_ms_per_batch']:12.1f} {r['infer_ms_per_batch']:12.1f} "
+                   f"{r['train_img_per_s']:12.1f} {r['infer_img_per_s']:12.1f}")
+    typer.echo(f"Kirsch feature-fusion overhead on edgecnn48 train step: {res['kirsch_overhead']:+.1%}")
+    if "shipped" in res:
+        s = res["shipped"]
+        typer.echo(f"shipped {s['model']}: {s['crops_per_s']:.0f} face crops/s (batch {s['crops_batch']}), "
+                   f"{s['e2e_fps']:.1f} frames/s end to end on 640x480 video")

@@ -1,0 +1,64 @@
+"""``edgefer cv``: the paper's k-fold cross-validation over all images of a data set."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgefer.cli._common import fail, print_json
+from edgefer.cli._options import check_out_dir, parse_model_args
+from edgefer.cli.main import app
+
+
+@app.command()
+def cv(
+    data: Path = typer.Option(..., "--data", help="Data set; every split is pooled (FER-2013: 35,738 images)."),
+    folds: int = typer.Option(3, "--folds", help="Number of folds (the paper: 3)."),
+    model: str = typer.Option("edgecnn48", "--model", help="Registered model name."),
+    fmt: Optional[str] = typer.Option(None, "--format"),
+    input_size: Optional[int] = typer.Option(None, "--input-size"),
+    loss: str = typer.Option("ce", "--loss", help="ce or mse (the paper's)."),
+    batch_size: int = typer.Option(48, "--batch-size"),
+    epochs: int = typer.Option(50, "--epochs"),
+    lr: float = typer.Option(0.01, "--lr"),
+    augment: str = typer.Option("none", "--augment"),
+    precision: str = typer.Option("fp32", "--precision"),
+    model_arg: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE."),
+    seed: int = typer.Option(0, "--seed"),
+    max_steps: int = typer.Option(0, "--max-steps", help="Stop each fold after N iterations."),
+    out: Path = typer.Option(Path("runs/cv"), "--out"),
+    resume: bool = typer.Option(False, "--resume", help="Reuse finished folds and resume the interrupted one."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy."""
+    from edgefer.data.load import concat, load_splits
+    from edgefer.data.pixels import dataset_pixels
+    from edgefer.errors import DataError
+    from edgefer.evaluate.cv import cross_validate
+    from edgefer.models import create_model
+    from edgefer.preprocess.spec import PreprocessSpec
+    from edgefer.results import provenance, write_json
+    from edgefer.train.config import TrainConfig
+
+    check_out_dir(out, resume=resume, overwrite=overwrite)
+    kwargs = parse_model_args(model_arg)
+    try:
+        size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
+        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=size, loss=loss, batch_size=batch_size,
+                          epochs=epochs, lr=lr, augment=augment, precision=precision, seed=seed,
+                          max_steps=max_steps)
+        cfg.validate()
+        ds = concat(list(load_splits(data, fmt).values()))
+    except (FileNotFoundError, DataError, ValueError) as exc:
+        fail(str(exc))
+    pixels, _ = dataset_pixels(ds, PreprocessSpec(input_size=size, equalize=cfg.equalize), progress=True)
+    res = cross_validate(cfg, ds, pixels, k=folds, out_dir=out, resume=resume, progress=True)
+    res["provenance"] = provenance(data=str(data), config=cfg.to_dict())
+    write_json(out / "cv.json", res)
+    if as_json:
+        print_json(res)
+    else:
+        typer.echo(f"{folds}-fold CV of {model} on {res['n']} images: accuracy "
+                   f"{res['accuracy_mean']:.4f} ± {res['accuracy_std']:.4f} (written to {out / 'cv.json'})")
