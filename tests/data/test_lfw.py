@@ -1,0 +1,80 @@
+"""Tests for edgefer.data.lfw: LFW photos joined with legend.csv expression labels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgefer.data import folders
+from edgefer.data.lfw import LazyImages, index_lfw, photo_path, read_lfw
+from edgefer.errors import DataError, ImageReadError
+
+
+def test_photo_path_strips_number():
+    """The person's folder is the file name without ``_NNNN.jpg``; other names are not LFW."""
+    assert photo_path("r", "Carl_De_Mar_0001.jpg").as_posix() == "r/lfw-deepfunneled/Carl_De_Mar/Carl_De_Mar_0001.jpg"
+    assert photo_path("r", "facial-expressions_123k.jpg") is None
+
+
+def test_index_lfw_joins_and_maps_labels(lfw_root):
+    """Rows join their photos; HAPPINESS, anger, neutral and Sadness map onto the seven classes."""
+    index = index_lfw(lfw_root)
+    names = [f.rsplit("/", 1)[1] for f in index.files]
+    assert names == ["Ann_Lee_0001.jpg", "Ann_Lee_0002.jpg", "Bob_0001.jpg", "Dee_0001.jpg"]
+    assert index.labels.tolist() == [3, 0, 6, 4]
+    assert index.needs_detection is True
+
+
+def test_index_lfw_counts_each_skip_reason(lfw_root):
+    """Non-LFW rows, missing photos, duplicates and contempt are each counted under their reason."""
+    assert index_lfw(lfw_root).skipped == {
+        "photo labelled twice (first label kept)": 1,
+        "class outside the seven: contempt": 1,
+        "legend row is not an LFW photo": 1,
+        "LFW photo missing from lfw-deepfunneled/": 1,
+    }
+
+
+def test_index_lfw_conflicting_duplicate_counted_apart(lfw_root, make):
+    """A second row giving the same photo another label is counted under its own reason; the first label stays."""
+    with open(lfw_root / "legend.csv", "a") as f:
+        f.write("u3,Dee_0001.jpg,happiness\n")
+    index = index_lfw(lfw_root)
+    assert index.skipped["photo labelled twice with another label (first label kept)"] == 1
+    assert index.labels[-1] == 4
+
+
+def test_read_lfw_images_are_lazy(lfw_root, monkeypatch):
+    """Reading LFW decodes no photo; an item is decoded (gray uint8) only when accessed."""
+    calls = []
+    real = folders.read_image
+    monkeypatch.setattr(folders, "read_image", lambda p, **kw: calls.append(p) or real(p, **kw))
+    ds = read_lfw(lfw_root)["all"]
+    assert isinstance(ds.images, LazyImages) and len(ds) == 4 and calls == []
+    image = ds.images[1]
+    assert image.shape == (64, 64) and image.dtype == np.uint8 and len(calls) == 1
+    assert ds.needs_detection and ds.split == "all"
+    assert ds.sources[1].endswith("Ann_Lee/Ann_Lee_0002.jpg")
+
+
+def test_lazy_images_slice_and_corrupt_file(tmp_path, make):
+    """A slice is another LazyImages; a corrupt file raises ImageReadError naming it on access."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"junk")
+    images = LazyImages([make.image(tmp_path / "a.jpg"), bad])
+    assert isinstance(images[1:], LazyImages) and len(images[1:]) == 1
+    with pytest.raises(ImageReadError, match="bad.jpg"):
+        images[1]
+
+
+def test_index_lfw_missing_legend_raises(lfw_root):
+    """Without legend.csv, FileNotFoundError names the missing file."""
+    (lfw_root / "legend.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="legend.csv"):
+        index_lfw(lfw_root)
+
+
+def test_index_lfw_bad_legend_header_raises(lfw_root):
+    """A legend without image/emotion columns raises DataError naming it and the columns found."""
+    (lfw_root / "legend.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"legend.csv: expected columns user.id,image,emotion; got a, b"):
+        index_lfw(lfw_root)
