@@ -18,9 +18,9 @@ def test_edgecnn_paper_shapes():
 
 
 def test_edgecnn48_fc_size():
-    """At 48x48 the same topology flattens 128 x 2 x 2 maps."""
+    """At 48x48 the same topology flattens 128 x 8 x 8 maps (48-4-4=40, pool 20, -4=16, pool 8)."""
     m = create_model("edgecnn48")
-    assert m.fc1.in_features == 128 * 2 * 2
+    assert m.fc1.in_features == 128 * 8 * 8
 
 
 @pytest.mark.parametrize("mode", ["feature", "input"])
