@@ -1,0 +1,47 @@
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from edgefer.train.checkpoint import load_checkpoint
+
+TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+
+
+def _tiny_fer(root):
+    rng = np.random.default_rng(0)
+    for folder, prefix, n in (("train", "Training", 32), ("test", "PublicTest", 8)):
+        for i in range(n):
+            cls = ("happy", "sad")[i % 2]
+            img = rng.integers(0, 255, (32, 32)).astype(np.uint8)
+            d = root / folder / cls
+            d.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found beside the Python interpreter")
+def test_ddp_two_processes_match_one(tmp_path):
+    """torchrun with 2 CPU processes (gloo) ends with the same weights as one process on the same global batch."""
+    _tiny_fer(tmp_path / "data")
+    args = ["train", "--data", str(tmp_path / "data"), "--model", "edgecnn48", "--arg", "fusion='none'",
+            "--input-size", "32", "--batch-size", "8", "--epochs", "1", "--max-steps", "4", "--lr", "0.05",
+            "--val-split", "none"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGEFER_CACHE": str(tmp_path / "cache")}
+    one = subprocess.run([sys.executable, "-m", "edgefer", *args, "--out", str(tmp_path / "one")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "edgefer", *args,
+                          "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    first = load_checkpoint(tmp_path / "one" / "last.pt")
+    assert first["train_state"]["epoch"] == 1  # 32 images / batch 8: one full epoch of 4 steps
+    assert first["train_state"]["optimizer"]["state"], "the optimizer took no step"
