@@ -1,6 +1,9 @@
 """Edge fusion: Kirsch edges superimposed on feature maps, in the three readings of the paper."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -9,6 +12,25 @@ FUSION_MODES = ("none", "feature", "input")
 """``feature``: Kirsch edges of each fused layer's own maps are added onto those maps.
 ``input``: Kirsch edges of the input image, resized to each fused layer, added onto every map.
 ``none``: the plain CNN the paper contrasts with."""
+
+
+_eager = threading.local()
+
+
+@contextlib.contextmanager
+def eager_fusion():
+    """Within this block, ``feature`` fusion runs as plain torch ops, ``x + weight * kirsch(x)``.
+
+    The fast CPU path of :func:`~edgefer.preprocess.torch_ops.kirsch_fuse` is a custom autograd
+    Function over numba kernels, which tracing (ONNX export) cannot see into: it would record
+    the result as a constant. The eager path computes the same values (same ring-sum formula).
+    """
+    before = getattr(_eager, "on", False)
+    _eager.on = True
+    try:
+        yield
+    finally:
+        _eager.on = before
 
 
 def check_fusion(mode: str) -> str:
@@ -34,6 +56,9 @@ class EdgeFusion(nn.Module):
         if self.mode == "none":
             return x
         if self.mode == "feature":
+            if getattr(_eager, "on", False):
+                from edgefer.preprocess.torch_ops import kirsch
+                return x + self.weight * kirsch(x)
             from edgefer.preprocess.torch_ops import kirsch_fuse
             return kirsch_fuse(x, self.weight)
         if input_edges is None:

@@ -1,0 +1,163 @@
+"""Export a trained model to ONNX, and run an exported model with ONNX Runtime.
+
+The exported graph takes the model's normalized input, float32 (N, 1, S, S) as made by
+:meth:`PreprocessSpec.to_tensor`, and returns class probabilities (N, 7): the softmax is
+inside the graph. The batch size N is dynamic. The preprocessing spec, the class order and the
+model's name travel in the file's ``metadata_props``, so :class:`OnnxClassifier` (or any
+ONNX consumer) can prepare inputs exactly as the model was trained.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from edgefer.labels import CLASSES
+from edgefer.preprocess.spec import PreprocessSpec
+
+log = logging.getLogger(__name__)
+
+ONNX_OPSET = 17
+"""ONNX opset of exported graphs (ONNX Runtime >= 1.11 runs it)."""
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "probabilities"
+
+
+class _WithSoftmax(nn.Module):
+    """The classifier followed by a softmax over the classes, as one exportable module."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).softmax(1)
+
+
+def _require(module: str):
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"ONNX support needs the `{module}` package: pip install onnx onnxruntime") from None
+
+
+def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *,
+                overwrite: bool = False, opset: int = ONNX_OPSET) -> Path:
+    """Export a checkpoint's model to an ONNX file with its preprocessing as metadata.
+
+    Parameters
+    ----------
+    model : None (the shipped model), a shipped model's name, or a checkpoint path.
+    out : the ``.onnx`` file to write (atomically).
+    overwrite : replace ``out`` if it exists.
+    opset : ONNX opset version.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    FileExistsError
+        When ``out`` exists and ``overwrite`` is false.
+    FileNotFoundError, ValueError, CheckpointError
+        For a missing checkpoint or unknown model name (see :func:`resolve_model`).
+    ImportError
+        Without the ``onnx`` package.
+
+    Notes
+    -----
+    Feature fusion is exported through its plain-torch form (:func:`eager_fusion`), since the
+    fast CPU kernel is opaque to tracing; the two compute the same values.
+    """
+    from edgefer.models._fusion import eager_fusion
+    from edgefer.recognize import resolve_model
+    from edgefer.train.checkpoint import atomic_write_bytes, load_checkpoint, model_from_checkpoint
+
+    onnx = _require("onnx")
+    out = Path(out)
+    if out.is_dir():
+        raise IsADirectoryError(f"{out}: is a folder; give the .onnx file to write")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists; pass overwrite=True (--overwrite) to replace it")
+    path = resolve_model(model)
+    ckpt = load_checkpoint(path)
+    spec = PreprocessSpec.from_dict(ckpt["preprocess"])
+    net = _WithSoftmax(model_from_checkpoint(ckpt)).eval()
+    example = torch.zeros(2, 1, spec.input_size, spec.input_size)
+    buf = io.BytesIO()
+    with eager_fusion(), torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter (no onnxscript needed) warns that it is the legacy one, and
+        # tracing warns about Python-side shape checks; both are expected here.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (example,), buf, dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+    proto = onnx.load_model_from_string(buf.getvalue())
+    meta = {"preprocess": json.dumps(spec.to_dict()), "classes": json.dumps(list(CLASSES)),
+            "model_name": ckpt["model_name"], "model_kwargs": json.dumps(ckpt["model_kwargs"]),
+            "source_checkpoint": path.name, "producer": "edgefer"}
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    log.info("exported %s to %s (%d bytes)", path, out, len(data))
+    return atomic_write_bytes(out, lambda f: f.write(data))
+
+
+class OnnxClassifier:
+    """Run an exported model with ONNX Runtime; same ``probabilities`` as :class:`Recognizer`.
+
+    Parameters
+    ----------
+    path : an ``.onnx`` file written by :func:`export_onnx`.
+    batch_size : faces per run.
+    threads : intra-op threads (default: ONNX Runtime's choice).
+
+    Attributes
+    ----------
+    spec : the :class:`PreprocessSpec` read from the file's metadata.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, batch_size: int = 256, threads: int | None = None):
+        ort = _require("onnxruntime")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such ONNX file")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ValueError(f"{self.path}: not a readable ONNX model ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "preprocess" not in meta:
+            raise ValueError(f"{self.path}: no edgefer preprocessing metadata; export it with `edgefer export`")
+        classes = json.loads(meta.get("classes", "[]"))
+        if classes != list(CLASSES):
+            raise ValueError(f"{self.path}: class order {classes} differs from {list(CLASSES)}")
+        self.spec = PreprocessSpec.from_dict(json.loads(meta["preprocess"]))
+        self.name = meta.get("model_name", self.path.stem)
+        self.batch_size = batch_size
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""
+        out = []
+        for i in range(0, len(pixels), self.batch_size):
+            x = self.spec.to_tensor(pixels[i:i + self.batch_size]).numpy()
+            out.append(self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0].astype(np.float32))
+        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)

@@ -1,0 +1,152 @@
+"""Tests for `edgefer predict` through typer's test runner."""
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgefer.cli.main import app
+from edgefer.labels import CLASSES
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """`edgefer predict` sets one torch thread for its process; put the count back after each test."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def predict(*args):
+    """Run `edgefer predict ARGS` and return the result."""
+    return runner.invoke(app, ["predict", *map(str, args)])
+
+
+def json_lines(result):
+    """The JSON objects printed on stdout, one per line."""
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_predict_astronaut_json(tiny_checkpoint, tmp_path):
+    """The example photo gives one face with exactly the specified JSON keys and probabilities summing to 1."""
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    (face,) = json_lines(result)
+    assert list(face) == ["file", "frame", "box", "label", "probabilities"]
+    assert face["file"] == str(EXAMPLE) and face["frame"] is None
+    assert face["box"] == [177, 66, 95, 95]
+    assert face["label"] in CLASSES and list(face["probabilities"]) == list(CLASSES)
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
+    assert cv2.imread(str(tmp_path / "out" / "astronaut.jpg")).shape == (512, 512, 3)
+
+
+def test_predict_human_output(tiny_checkpoint, tmp_path):
+    """Without --json, each face is one 'file: label (confidence) at x,y,w,h' line, then where the copy went."""
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{EXAMPLE}: ") and lines[0].endswith(" at 177,66,95,95")
+    assert lines[0].split(": ")[1].split(" (")[0] in CLASSES
+    assert lines[1] == f"{EXAMPLE}: annotated copy written to {tmp_path / 'out' / 'astronaut.jpg'}"
+
+
+def test_predict_folder_reports_each_bad_file_and_goes_on(tiny_checkpoint, tmp_path):
+    """In a folder, the good image gets results, the corrupt one a clear error, the no-face one a note; exit 1."""
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    shutil.copy(EXAMPLE, photos / "good.jpg")
+    (photos / "corrupt.jpg").write_bytes(EXAMPLE.read_bytes()[:2000])
+    (photos / "notes.txt").write_text("not a photo")
+    cv2.imwrite(str(photos / "sub" / "blank.png"), np.full((90, 120), 128, np.uint8))
+    out = tmp_path / "out"
+    result = predict(photos, "--model", tiny_checkpoint, "--json", "--out", out)
+    assert result.exit_code == 1
+    assert [f["file"] for f in json_lines(result)] == [str(photos / "good.jpg")]
+    err = result.stderr.splitlines()
+    assert f"error: {photos / 'corrupt.jpg'}: corrupt or truncated image" in result.stderr
+    assert f"{photos / 'sub' / 'blank.png'}: no face" in err
+    assert any("notes.txt" in line and "not an image or video" in line for line in err)
+    assert sum(line.startswith("error:") for line in err) == 1
+    assert (out / "photos" / "good.jpg").is_file() and (out / "photos" / "sub" / "blank.png").is_file()
+    assert not (out / "photos" / "corrupt.jpg").exists()
+
+
+def test_predict_explicit_bad_inputs_fail_per_file(tiny_checkpoint, tmp_path):
+    """A missing path, a named file of unknown type and an empty folder each get one error line; good inputs still run."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = predict(tmp_path / "missing.jpg", notes, empty, EXAMPLE, "--model", tiny_checkpoint,
+                     "--json", "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert len(json_lines(result)) == 1
+    assert f"error: {tmp_path / 'missing.jpg'}: no such file or folder" in result.stderr
+    assert f"error: {notes}: unknown file type '.txt'" in result.stderr
+    assert f"error: {empty}: no images or videos in this folder" in result.stderr
+    assert "3 input(s) failed" in result.stderr
+
+
+def test_predict_never_writes_over_input_or_existing_file(tiny_checkpoint, tmp_path):
+    """--out refuses an input's own path and an existing file (results still printed); --overwrite replaces only the latter."""
+    photo = tmp_path / "astronaut.jpg"
+    shutil.copy(EXAMPLE, photo)
+    original = photo.read_bytes()
+    into_input = predict(photo, "--model", tiny_checkpoint, "--json", "--out", tmp_path)
+    assert into_input.exit_code == 1 and "is an input file; refusing to write over it" in into_input.stderr
+    assert photo.read_bytes() == original and len(json_lines(into_input)) == 1
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "astronaut.jpg").write_bytes(b"existing")
+    again = predict(photo, "--model", tiny_checkpoint, "--out", out)
+    assert again.exit_code == 1 and "already exists; pass --overwrite" in again.stderr
+    assert (out / "astronaut.jpg").read_bytes() == b"existing"
+    assert predict(photo, "--model", tiny_checkpoint, "--out", out, "--overwrite").exit_code == 0
+    assert cv2.imread(str(out / "astronaut.jpg")) is not None
+    assert predict(photo, "--model", tiny_checkpoint, "--out", tmp_path, "--overwrite").exit_code == 1
+    assert photo.read_bytes() == original
+
+
+def test_predict_video_every_2(tiny_checkpoint, face_video, tmp_path):
+    """A 7-frame video with --every 2 gives faces on frames 0, 2, 4, 6 and a 4-frame annotated video."""
+    path, _ = face_video
+    out = tmp_path / "out"
+    result = predict(path, "--model", tiny_checkpoint, "--json", "--every", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    faces = json_lines(result)
+    assert [f["frame"] for f in faces] == [0, 2, 4, 6]
+    assert all(f["file"] == str(path) and len(f["box"]) == 4 for f in faces)
+    cap = cv2.VideoCapture(str(out / "face.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    cap.release()
+
+
+def test_predict_unreadable_video_is_clear(tiny_checkpoint, tmp_path):
+    """A text file named .mp4 is reported as not openable as a video, naming the file; exit 1."""
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is not a video\n" * 10)
+    result = predict(fake, "--model", tiny_checkpoint, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"error: {fake}: cannot open as a video" in result.stderr
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_predict_webcam_that_cannot_open(tiny_checkpoint):
+    """--webcam with a camera that does not exist exits 1 naming the camera."""
+    result = runner.invoke(app, ["predict", "--webcam", "97", "--model", str(tiny_checkpoint)])
+    assert result.exit_code == 1 and "camera 97: cannot be opened" in result.stderr
+
+
+def test_predict_needs_input_and_known_model(tmp_path):
+    """No INPUT, or an unknown model name, is a clear error with exit code 1."""
+    assert "give at least one INPUT" in runner.invoke(app, ["predict"]).stderr
+    result = predict(EXAMPLE, "--model", "no_such_model", "--out", tmp_path)
+    assert result.exit_code == 1 and "'no_such_model' is neither a checkpoint file nor a shipped model" in result.stderr

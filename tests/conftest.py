@@ -1,0 +1,77 @@
+"""Fixtures shared across the test tree."""
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run the module's tests with one torch thread, restoring the count afterwards.
+
+    Inference on a few crops is several times faster on one thread when the 2 cores are busy,
+    and ``edgefer predict`` sets one thread itself.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A fernet_small checkpoint (no edge fusion) trained for 3 steps on random 48x48 faces."""
+    import torch
+
+    from edgefer.train.config import TrainConfig
+    from edgefer.train.loop import fit
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (48, 48, 48), dtype=np.uint8)
+    labels = np.arange(48) % 7
+    out = tmp_path_factory.mktemp("tiny_model")
+    cfg = TrainConfig(model="fernet_small", model_kwargs={"fusion": "none"}, epochs=1,
+                      batch_size=16, max_steps=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: one thread is several times faster on a busy machine
+    try:
+        fit(cfg, pixels, labels, out_dir=out)
+    finally:
+        torch.set_num_threads(threads)
+    return out / "best.pt"
+
+
+ASTRONAUT_PATCH = (130, 20, 190, 200)
+"""(x, y, w, h) of the region of skimage's astronaut photo pasted into test videos; its face is
+at (47, 46, 95, 95) inside the patch."""
+
+
+def write_face_video(path, n_frames=7, size=(320, 240), step=6):
+    """Write an MJPG video of ``n_frames`` gray-noise frames with the astronaut's face drifting right.
+
+    Returns the face box (x, y, w, h) of every frame, as the Haar cascade finds it in the photo.
+    """
+    import cv2
+    import skimage.data
+
+    photo = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    px, py, pw, ph = ASTRONAUT_PATCH
+    patch = photo[py:py + ph, px:px + pw]
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)
+    boxes = []
+    for i in range(n_frames):
+        frame = rng.integers(80, 120, (size[1], size[0], 3), dtype=np.uint8)
+        x, y = 20 + step * i, 20
+        frame[y:y + ph, x:x + pw] = patch
+        writer.write(frame)
+        boxes.append((x + 47, y + 46, 95, 95))
+    writer.release()
+    return boxes
+
+
+@pytest.fixture(scope="session")
+def face_video(tmp_path_factory):
+    """(path, true boxes) of a 7-frame 320x240 MJPG .avi with the astronaut's face drifting right."""
+    path = tmp_path_factory.mktemp("video") / "face.avi"
+    return path, write_face_video(path)
