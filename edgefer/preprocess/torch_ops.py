@@ -1,0 +1,800 @@
+"""Kirsch compass edges on tensors, and the edge fusion ``x + weight * kirsch(x)``.
+
+``kirsch`` is the reference: plain torch operations, differentiable through
+``torch.max``, on any device. ``kirsch_fuse`` is what the edge-fused CNNs call
+after every convolution layer. On CPU it runs numba kernels (forward and
+backward, each one parallel pass over the planes, or the rows of a channels_last
+tensor) inside a
+``torch.autograd.Function``; on other devices, or without numba, it falls back to
+``x + weight * kirsch(x)``.
+
+Definition (shared with the NumPy implementation): the 8 neighbours of a pixel,
+clockwise from the top-left, are
+
+    n0 n1 n2
+    n7  .  n3
+    n6 n5 n4
+
+with borders replicated. ``ring_i = n_i + n_(i+1) + n_(i+2)`` (indices mod 8) and
+``S`` is the sum of the 8 neighbours. Compass response ``i`` is ``8 * ring_i - 3 * S``,
+the correlation with the mask holding 5 on ring_i, -3 on the other five neighbours
+and 0 in the centre; mask 0 is north, ``[[5, 5, 5], [-3, 0, -3], [-3, -3, -3]]``, and
+masks 1..7 rotate it clockwise. ``kirsch = max_i response_i``, which is >= 0 because
+the 8 responses sum to 0. The gradient follows the winning direction ``k`` (the
+first maximum on ties): ``d kirsch / d n_j = 8 * [j in ring_k] - 3``.
+
+References
+----------
+R. A. Kirsch, "Computer determination of the constituent structure of biological
+images", Computers and Biomedical Research 4(3), 315-328, 1971.
+"""
+from __future__ import annotations
+
+import logging
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgefer.preprocess.kernels import RING_OFFSETS
+
+try:  # numba is a dependency, but the CPU fast path must degrade gracefully.
+    import numba
+    from numba import njit, prange
+except ImportError:  # pragma: no cover - exercised by monkeypatching _HAVE_NUMBA
+    numba = None
+    _HAVE_NUMBA = False
+else:
+    _HAVE_NUMBA = True
+
+__all__ = ["Kirsch", "KirschFusion", "kirsch", "kirsch_fuse"]
+
+logger = logging.getLogger(__name__)
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_warned_no_numba = False
+
+
+def _check_image_tensor(x: object, name: str = "x") -> None:
+    """Raise unless ``x`` is a floating tensor of shape (H, W), (B, H, W) or (B, C, H, W)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}.")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"`{name}` must be a tensor of shape (H, W), (B, H, W) or (B, C, H, W); "
+            f"got shape {tuple(x.shape)}."
+        )
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"`{name}` must be a floating tensor (float16, bfloat16, float32 or float64); "
+            f"got dtype {x.dtype}."
+        )
+    if x.shape[-1] == 0 or x.shape[-2] == 0:
+        raise ValueError(f"`{name}` must have H, W >= 1; got shape {tuple(x.shape)}.")
+
+
+def _kirsch_planes(x: torch.Tensor) -> torch.Tensor:
+    """Kirsch magnitude of ``x`` shaped (N, 1, H, W), in plain torch ops."""
+    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    h, w = x.shape[-2:]
+    n = [xp[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w] for di, dj in RING_OFFSETS]
+    pairs = [n[i] + n[(i + 1) % 8] for i in range(8)]
+    rings = [pairs[i] + n[(i + 2) % 8] for i in range(8)]
+    total = rings[0] + rings[3] + pairs[6]  # n0+n1+n2 + n3+n4+n5 + n6+n7
+    # max_i (8 * ring_i - 3 * S) = 8 * max_i ring_i - 3 * S, as the map is monotone;
+    # the gradient still flows through torch.max to the (first) winning ring.
+    best = torch.stack(rings).max(dim=0).values
+    return 8 * best - 3 * total
+
+
+def kirsch(x: torch.Tensor) -> torch.Tensor:
+    """Kirsch compass edge magnitude of every channel of ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Floating tensor (float16, bfloat16, float32 or float64) of shape (H, W),
+        (B, H, W) or (B, C, H, W), any value range, any device.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``x``: ``max_i (8 * ring_i - 3 * S)`` per
+        pixel, >= 0, with replicated borders. Differentiable (the gradient follows
+        the winning compass direction).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating tensor.
+    ValueError
+        If ``x`` has another number of dimensions, or an empty H or W.
+
+    Notes
+    -----
+    Equals the maximum of the correlations with the 8 masks of
+    :data:`edgefer.preprocess.kernels.KIRSCH_KERNELS`::
+
+        N  =  5  5  5    NE = -3  5  5    ...  (rotated clockwise)
+             -3  0 -3         -3  0  5
+             -3 -3 -3         -3 -3 -3
+
+    computed through the ring sums ``ring_i = n_i + n_(i+1) + n_(i+2)``.
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 1, 3, 4)
+    >>> x[..., 2:] = 1.0
+    >>> kirsch(x)[0, 0, 0].tolist()
+    [0.0, 15.0, 9.0, 0.0]
+    """
+    _check_image_tensor(x)
+    shape = x.shape
+    planes = x.reshape(-1, 1, shape[-2], shape[-1])
+    return _kirsch_planes(planes).reshape(shape)
+
+
+# --------------------------------------------------------------------------- numba kernels
+#
+# Both kernels take (N, H, W) C-contiguous planes and loop over them in parallel.
+# Each plane is one flat, vectorisable loop over its inner rows, where the pixels of
+# the first and last columns swap their off-plane neighbours for the clamped ones by
+# selects (``_col_flags``), plus short loops for the first and last rows.
+#
+# The forward kernel writes the fused output and, per pixel, the winning ring as a
+# bit mask (bit j set when neighbour j is on the ring), so that the backward kernel
+# needs no recomputation. The backward kernel is a gather: input pixel t receives
+# ``E * grad[q]`` from each output pixel q of its 3x3 neighbourhood, where ``E`` sums
+# the coefficients ``8 * [j on q's ring] - 3`` of q's neighbours j whose (clamped)
+# position is t. Off the border that is one neighbour; on the border a clamped
+# neighbour index lands on t more than once, and q = t itself can contribute.
+#
+# The small helpers are plain @njit functions that LLVM inlines into the loops (they
+# vectorise all the same); numba's inline="always" took minutes to compile the
+# backward kernel. Compiling both kernels takes a few seconds per dtype on the first
+# call; cache=True keeps the result in __pycache__ for later processes.
+
+# _RING_MASKS[k] has bits k, k+1, k+2 (mod 8) set: the neighbours on ring k.
+_RING_MASKS = tuple(((7 << k) | (7 << k >> 8)) & 0xFF for k in range(8))
+
+if _HAVE_NUMBA:
+    _M0, _M1, _M2, _M3, _M4, _M5, _M6, _M7 = _RING_MASKS
+
+    @njit(fastmath=False, nogil=True)
+    def _kirsch_px(n0, n1, n2, n3, n4, n5, n6, n7, eight, three):  # pragma: no cover - compiled
+        """Kirsch response and winning-ring mask from the 8 neighbours."""
+        p0 = n0 + n1
+        p1 = n1 + n2
+        p2 = n2 + n3
+        p3 = n3 + n4
+        p4 = n4 + n5
+        p5 = n5 + n6
+        p6 = n6 + n7
+        p7 = n7 + n0
+        r0 = p0 + n2
+        r1 = p1 + n3
+        r2 = p2 + n4
+        r3 = p3 + n5
+        r4 = p4 + n6
+        r5 = p5 + n7
+        r6 = p6 + n0
+        r7 = p7 + n1
+        total = r0 + r3 + p6
+        # strict '>' keeps the first maximum on ties, as torch.max does
+        best = r0
+        m = _M0
+        if r1 > best:
+            best = r1
+            m = _M1
+        if r2 > best:
+            best = r2
+            m = _M2
+        if r3 > best:
+            best = r3
+            m = _M3
+        if r4 > best:
+            best = r4
+            m = _M4
+        if r5 > best:
+            best = r5
+            m = _M5
+        if r6 > best:
+            best = r6
+            m = _M6
+        if r7 > best:
+            best = r7
+            m = _M7
+        # same operation order as _kirsch_planes, so both give identical values
+        return eight * best - three * total, m
+
+    @njit(cache=True, nogil=True)
+    def _col_flags(h, w):  # pragma: no cover - compiled
+        """Flat (H*W,) uint8: bit 0 on the first column, bit 1 on the last."""
+        flags = np.zeros(h * w, np.uint8)
+        for i in range(h):
+            flags[i * w] |= 1
+            flags[i * w + w - 1] |= 2
+        return flags
+
+    @njit(fastmath=False, nogil=True)
+    def _fwd_px(xs, os, ms, i, j, wt, eight, three):  # pragma: no cover - compiled
+        """One pixel of the forward pass, any position, with clamped indices."""
+        h, w = xs.shape
+        iu = max(i - 1, 0)
+        idn = min(i + 1, h - 1)
+        jl = max(j - 1, 0)
+        jr = min(j + 1, w - 1)
+        k, m = _kirsch_px(
+            xs[iu, jl], xs[iu, j], xs[iu, jr], xs[i, jr],
+            xs[idn, jr], xs[idn, j], xs[idn, jl], xs[i, jl], eight, three,
+        )
+        os[i, j] = xs[i, j] + wt * k
+        ms[i, j] = m
+
+    @njit(fastmath=False, nogil=True)
+    def _fwd_row(xs, os, ms, i, wt, eight, three):  # pragma: no cover - compiled
+        """Row i of the forward pass (used for the first and last rows)."""
+        h, w = xs.shape
+        up = xs[max(i - 1, 0)]
+        mid = xs[i]
+        dn = xs[min(i + 1, h - 1)]
+        orow = os[i]
+        mrow = ms[i]
+        _fwd_px(xs, os, ms, i, 0, wt, eight, three)
+        for j in range(1, w - 1):
+            k, m = _kirsch_px(
+                up[j - 1], up[j], up[j + 1], mid[j + 1],
+                dn[j + 1], dn[j], dn[j - 1], mid[j - 1], eight, three,
+            )
+            orow[j] = mid[j] + wt * k
+            mrow[j] = m
+        if w > 1:
+            _fwd_px(xs, os, ms, i, w - 1, wt, eight, three)
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_forward_nb(x, weight, out, mask):  # pragma: no cover - compiled
+        """out = x + weight * kirsch(x) and mask = winning ring, for x (N, H, W)."""
+        n_planes, h, w = x.shape
+        wt = x.dtype.type(weight)
+        eight = x.dtype.type(8)
+        three = x.dtype.type(3)
+        cols = _col_flags(h, w)
+        n = (h - 2) * w
+        for p in prange(n_planes):
+            xs = x[p]
+            os = out[p]
+            ms = mask[p]
+            if h < 3 or w < 3:
+                for i in range(h):
+                    _fwd_row(xs, os, ms, i, wt, eight, three)
+                continue
+            _fwd_row(xs, os, ms, 0, wt, eight, three)
+            _fwd_row(xs, os, ms, h - 1, wt, eight, three)
+            # rows 1..h-2 as one flat run; its first and last pixels would read
+            # outside the plane, so they go through the clamped path
+            _fwd_px(xs, os, ms, 1, 0, wt, eight, three)
+            _fwd_px(xs, os, ms, h - 2, w - 1, wt, eight, three)
+            xf = xs.reshape(h * w)
+            up = xf
+            mid = xf[w:]
+            dn = xf[2 * w :]
+            of = os.reshape(h * w)[w:]
+            mf = ms.reshape(h * w)[w:]
+            cf = cols[w:]
+            for j in range(1, n - 1):
+                c = cf[j]
+                first = (c & 1) != 0
+                last = (c & 2) != 0
+                u = up[j]
+                centre = mid[j]
+                d = dn[j]
+                k, m = _kirsch_px(
+                    u if first else up[j - 1], u, u if last else up[j + 1],
+                    centre if last else mid[j + 1], d if last else dn[j + 1], d,
+                    d if first else dn[j - 1], centre if first else mid[j - 1],
+                    eight, three,
+                )
+                of[j] = centre + wt * k
+                mf[j] = m
+
+    @njit(fastmath=False, nogil=True)
+    def _c(m, bit, on, off):  # pragma: no cover - compiled
+        """d kirsch / d n_bit: 5 (``on``) if neighbour ``bit`` is on the winning ring, else -3."""
+        return on if (m >> bit) & 1 else off
+
+    @njit(fastmath=False, nogil=True)
+    def _grad_px(
+        g00, g01, g02, g10, g11, g12, g20, g21, g22,
+        m00, m01, m02, m10, m11, m12, m20, m21, m22,
+        top, bottom, first, last, on, off, zero,
+    ):  # pragma: no cover - compiled
+        """(K^T g)[t] from the 3x3 outputs q = t + (r - 1, c - 1) (g_rc, mask m_rc).
+
+        ``top``/``bottom``/``first``/``last`` say that t lies on that border: the
+        outputs beyond it do not exist (their values are ignored) and the clamped
+        neighbours of the outputs along it land on t.
+        """
+        s = zero
+        # q up-left: t is its n4
+        e = _c(m00, 4, on, off) * g00
+        s += zero if (top or first) else e
+        # q up: t is its n5 (and its n6 / n4 in the first / last column)
+        e = _c(m01, 5, on, off)
+        if first:
+            e += _c(m01, 6, on, off)
+        if last:
+            e += _c(m01, 4, on, off)
+        e = e * g01
+        s += zero if top else e
+        # q up-right: n6
+        e = _c(m02, 6, on, off) * g02
+        s += zero if (top or last) else e
+        # q right: n7 (and n0 / n6 in the top / bottom row)
+        e = _c(m12, 7, on, off)
+        if top:
+            e += _c(m12, 0, on, off)
+        if bottom:
+            e += _c(m12, 6, on, off)
+        e = e * g12
+        s += zero if last else e
+        # q down-right: n0
+        e = _c(m22, 0, on, off) * g22
+        s += zero if (bottom or last) else e
+        # q down: n1 (and n0 / n2)
+        e = _c(m21, 1, on, off)
+        if first:
+            e += _c(m21, 0, on, off)
+        if last:
+            e += _c(m21, 2, on, off)
+        e = e * g21
+        s += zero if bottom else e
+        # q down-left: n2
+        e = _c(m20, 2, on, off) * g20
+        s += zero if (bottom or first) else e
+        # q left: n3 (and n2 / n4)
+        e = _c(m10, 3, on, off)
+        if top:
+            e += _c(m10, 2, on, off)
+        if bottom:
+            e += _c(m10, 4, on, off)
+        e = e * g10
+        s += zero if first else e
+        # q = t: on a border its outward neighbours are t itself
+        e = zero
+        if top:
+            e += _c(m11, 1, on, off)
+            if first:
+                e += _c(m11, 0, on, off)
+            if last:
+                e += _c(m11, 2, on, off)
+        if bottom:
+            e += _c(m11, 5, on, off)
+            if first:
+                e += _c(m11, 6, on, off)
+            if last:
+                e += _c(m11, 4, on, off)
+        if first:
+            e += _c(m11, 7, on, off)
+        if last:
+            e += _c(m11, 3, on, off)
+        s += e * g11
+        return s
+
+    @njit(fastmath=False, nogil=True)
+    def _bwd_px(gs, ms, out, i, j, wt, on, off, zero):  # pragma: no cover - compiled
+        """One pixel of the backward pass, any position, with clamped indices."""
+        h, w = gs.shape
+        iu = max(i - 1, 0)
+        idn = min(i + 1, h - 1)
+        jl = max(j - 1, 0)
+        jr = min(j + 1, w - 1)
+        s = _grad_px(
+            gs[iu, jl], gs[iu, j], gs[iu, jr], gs[i, jl], gs[i, j], gs[i, jr],
+            gs[idn, jl], gs[idn, j], gs[idn, jr],
+            ms[iu, jl], ms[iu, j], ms[iu, jr], ms[i, jl], ms[i, j], ms[i, jr],
+            ms[idn, jl], ms[idn, j], ms[idn, jr],
+            i == 0, i == h - 1, j == 0, j == w - 1, on, off, zero,
+        )
+        out[i, j] = gs[i, j] + wt * s
+
+    @njit(fastmath=False, nogil=True)
+    def _bwd_row(gs, ms, out, i, wt, on, off, zero):  # pragma: no cover - compiled
+        """Row i of the backward pass (used for the first and last rows)."""
+        h, w = gs.shape
+        top = i == 0
+        bottom = i == h - 1
+        gu = gs[max(i - 1, 0)]
+        gm = gs[i]
+        gd = gs[min(i + 1, h - 1)]
+        mu = ms[max(i - 1, 0)]
+        mm = ms[i]
+        md = ms[min(i + 1, h - 1)]
+        orow = out[i]
+        _bwd_px(gs, ms, out, i, 0, wt, on, off, zero)
+        for j in range(1, w - 1):
+            s = _grad_px(
+                gu[j - 1], gu[j], gu[j + 1], gm[j - 1], gm[j], gm[j + 1],
+                gd[j - 1], gd[j], gd[j + 1],
+                mu[j - 1], mu[j], mu[j + 1], mm[j - 1], mm[j], mm[j + 1],
+                md[j - 1], md[j], md[j + 1],
+                top, bottom, False, False, on, off, zero,
+            )
+            orow[j] = gm[j] + wt * s
+        if w > 1:
+            _bwd_px(gs, ms, out, i, w - 1, wt, on, off, zero)
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_backward_nb(g, mask, weight, grad):  # pragma: no cover - compiled
+        """grad = g + weight * K^T g for g (N, H, W), K the Kirsch map at ``mask``."""
+        n_planes, h, w = g.shape
+        wt = g.dtype.type(weight)
+        on = g.dtype.type(5)
+        off = g.dtype.type(-3)
+        zero = g.dtype.type(0)
+        cols = _col_flags(h, w)
+        n = (h - 2) * w
+        for p in prange(n_planes):
+            gs = g[p]
+            ms = mask[p]
+            out = grad[p]
+            if h < 3 or w < 3:
+                for i in range(h):
+                    _bwd_row(gs, ms, out, i, wt, on, off, zero)
+                continue
+            _bwd_row(gs, ms, out, 0, wt, on, off, zero)
+            _bwd_row(gs, ms, out, h - 1, wt, on, off, zero)
+            _bwd_px(gs, ms, out, 1, 0, wt, on, off, zero)
+            _bwd_px(gs, ms, out, h - 2, w - 1, wt, on, off, zero)
+            gf = gs.reshape(h * w)
+            mf = ms.reshape(h * w)
+            gu = gf
+            gm = gf[w:]
+            gd = gf[2 * w :]
+            mu = mf
+            mm = mf[w:]
+            md = mf[2 * w :]
+            of = out.reshape(h * w)[w:]
+            cf = cols[w:]
+            for j in range(1, n - 1):
+                c = cf[j]
+                s = _grad_px(
+                    gu[j - 1], gu[j], gu[j + 1], gm[j - 1], gm[j], gm[j + 1],
+                    gd[j - 1], gd[j], gd[j + 1],
+                    mu[j - 1], mu[j], mu[j + 1], mm[j - 1], mm[j], mm[j + 1],
+                    md[j - 1], md[j], md[j + 1],
+                    False, False, (c & 1) != 0, (c & 2) != 0, on, off, zero,
+                )
+                of[j] = gm[j] + wt * s
+
+    # ----------------------------------------------------------------- channels_last
+    #
+    # The same two passes for (B, H, W, C) arrays, the layout of channels_last
+    # tensors. Each pixel's channels are contiguous, so the inner loop runs over C
+    # and every pixel, border or not, vectorises: the clamped neighbour of a border
+    # pixel is just another column index. Off the border, rows 1..H-2 and columns
+    # 1..W-2 take a loop without the border terms; the border pixels take one where
+    # the border flags are numbers (1.0 on that border, else 0.0) multiplying the
+    # extra terms, since branches on them keep the loop from vectorising.
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_forward_nhwc_nb(x, weight, out, mask):  # pragma: no cover - compiled
+        """out = x + weight * kirsch(x) and mask = winning ring, for x (B, H, W, C)."""
+        nb, h, w, nc = x.shape
+        wt = x.dtype.type(weight)
+        eight = x.dtype.type(8)
+        three = x.dtype.type(3)
+        ncu = np.uint64(nc)  # unsigned indices: no negative-index wraparound code
+        for r in prange(nb * h):
+            b = r // h
+            i = r - b * h
+            up = x[b, max(i - 1, 0)].reshape(w * nc)
+            mid = x[b, i].reshape(w * nc)
+            dn = x[b, min(i + 1, h - 1)].reshape(w * nc)
+            orow = out[b, i].reshape(w * nc)
+            mrow = mask[b, i].reshape(w * nc)
+            for j in range(w):
+                jl = np.uint64(max(j - 1, 0)) * ncu
+                jc = np.uint64(j) * ncu
+                jr = np.uint64(min(j + 1, w - 1)) * ncu
+                for c in range(ncu):
+                    k, m = _kirsch_px(
+                        up[jl + c], up[jc + c], up[jr + c], mid[jr + c],
+                        dn[jr + c], dn[jc + c], dn[jl + c], mid[jl + c], eight, three,
+                    )
+                    orow[jc + c] = mid[jc + c] + wt * k
+                    mrow[jc + c] = m
+
+    @njit(fastmath=False, nogil=True)
+    def _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, j0, j1, nc, wt, on, off):  # pragma: no cover
+        """Backward for columns j0..j1-1 of a row with all 8 neighbours inside the plane."""
+        ncu = np.uint64(nc)
+        for j in range(j0, j1):
+            jl = np.uint64(j - 1) * ncu
+            jc = np.uint64(j) * ncu
+            jr = np.uint64(j + 1) * ncu
+            for c in range(ncu):
+                # output q at each offset, and the neighbour of q that t is
+                s = (on if (mu[jl + c] >> 4) & 1 else off) * gu[jl + c]  # up-left: n4
+                s += (on if (mu[jc + c] >> 5) & 1 else off) * gu[jc + c]  # up: n5
+                s += (on if (mu[jr + c] >> 6) & 1 else off) * gu[jr + c]  # up-right: n6
+                s += (on if (mm[jr + c] >> 7) & 1 else off) * gm[jr + c]  # right: n7
+                s += (on if md[jr + c] & 1 else off) * gd[jr + c]  # down-right: n0
+                s += (on if (md[jc + c] >> 1) & 1 else off) * gd[jc + c]  # down: n1
+                s += (on if (md[jl + c] >> 2) & 1 else off) * gd[jl + c]  # down-left: n2
+                s += (on if (mm[jl + c] >> 3) & 1 else off) * gm[jl + c]  # left: n3
+                orow[jc + c] = gm[jc + c] + wt * s
+
+    @njit(fastmath=False, nogil=True)
+    def _bwd_border_nhwc(
+        gu, gm, gd, mu, mm, md, orow, top, bottom, j0, j1, w, nc, wt, on, off, zero, one,
+    ):  # pragma: no cover - compiled
+        """Backward for columns j0..j1-1 of any row; ``_grad_px`` with numeric flags."""
+        ncu = np.uint64(nc)
+        ft = one if top else zero
+        fb = one if bottom else zero
+        for j in range(j0, j1):
+            fl = one if j == 0 else zero
+            fr = one if j == w - 1 else zero
+            # outputs beyond a border do not exist: their (clamped) values count zero
+            ul = not (top or j == 0)
+            uc = not top
+            ur = not (top or j == w - 1)
+            cl = j != 0
+            cr = j != w - 1
+            dl = not (bottom or j == 0)
+            dc = not bottom
+            dr = not (bottom or j == w - 1)
+            jl = np.uint64(max(j - 1, 0)) * ncu
+            jc = np.uint64(j) * ncu
+            jr = np.uint64(min(j + 1, w - 1)) * ncu
+            for c in range(ncu):
+                m00 = mu[jl + c]
+                m01 = mu[jc + c]
+                m02 = mu[jr + c]
+                m10 = mm[jl + c]
+                m11 = mm[jc + c]
+                m12 = mm[jr + c]
+                m20 = md[jl + c]
+                m21 = md[jc + c]
+                m22 = md[jr + c]
+                s = (on if (m00 >> 4) & 1 else off) * (gu[jl + c] if ul else zero)
+                e = (on if (m01 >> 5) & 1 else off) + fl * (on if (m01 >> 6) & 1 else off)
+                e += fr * (on if (m01 >> 4) & 1 else off)
+                s += e * (gu[jc + c] if uc else zero)
+                s += (on if (m02 >> 6) & 1 else off) * (gu[jr + c] if ur else zero)
+                e = (on if (m12 >> 7) & 1 else off) + ft * (on if m12 & 1 else off)
+                e += fb * (on if (m12 >> 6) & 1 else off)
+                s += e * (gm[jr + c] if cr else zero)
+                s += (on if m22 & 1 else off) * (gd[jr + c] if dr else zero)
+                e = (on if (m21 >> 1) & 1 else off) + fl * (on if m21 & 1 else off)
+                e += fr * (on if (m21 >> 2) & 1 else off)
+                s += e * (gd[jc + c] if dc else zero)
+                s += (on if (m20 >> 2) & 1 else off) * (gd[jl + c] if dl else zero)
+                e = (on if (m10 >> 3) & 1 else off) + ft * (on if (m10 >> 2) & 1 else off)
+                e += fb * (on if (m10 >> 4) & 1 else off)
+                s += e * (gm[jl + c] if cl else zero)
+                # q = t: its outward neighbours on the borders are t itself
+                e = ft * (
+                    (on if (m11 >> 1) & 1 else off) + fl * (on if m11 & 1 else off)
+                    + fr * (on if (m11 >> 2) & 1 else off)
+                )
+                e += fb * (
+                    (on if (m11 >> 5) & 1 else off) + fl * (on if (m11 >> 6) & 1 else off)
+                    + fr * (on if (m11 >> 4) & 1 else off)
+                )
+                e += fl * (on if (m11 >> 7) & 1 else off) + fr * (on if (m11 >> 3) & 1 else off)
+                s += e * gm[jc + c]
+                orow[jc + c] = gm[jc + c] + wt * s
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_backward_nhwc_nb(g, mask, weight, grad):  # pragma: no cover - compiled
+        """grad = g + weight * K^T g for g (B, H, W, C), K the Kirsch map at ``mask``."""
+        nb, h, w, nc = g.shape
+        wt = g.dtype.type(weight)
+        on = g.dtype.type(5)
+        off = g.dtype.type(-3)
+        zero = g.dtype.type(0)
+        one = g.dtype.type(1)
+        for r in prange(nb * h):
+            b = r // h
+            i = r - b * h
+            iu = max(i - 1, 0)
+            idn = min(i + 1, h - 1)
+            gu = g[b, iu].reshape(w * nc)
+            gm = g[b, i].reshape(w * nc)
+            gd = g[b, idn].reshape(w * nc)
+            mu = mask[b, iu].reshape(w * nc)
+            mm = mask[b, i].reshape(w * nc)
+            md = mask[b, idn].reshape(w * nc)
+            orow = grad[b, i].reshape(w * nc)
+            top = i == 0
+            bottom = i == h - 1
+            if top or bottom or w < 3:
+                _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, top, bottom, 0, w, w, nc,
+                                 wt, on, off, zero, one)
+            else:
+                _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, 0, 1, w, nc,
+                                 wt, on, off, zero, one)
+                _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, w - 1, w, w, nc,
+                                 wt, on, off, zero, one)
+                _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, 1, w - 1, nc, wt, on, off)
+
+
+class _KirschFuseCPU(torch.autograd.Function):
+    """``x + weight * kirsch(x)`` on CPU through the numba kernels.
+
+    A 4-D channels_last input runs the (B, H, W, C) kernels and gives a
+    channels_last output; anything else runs on contiguous (N, H, W) planes.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: float) -> torch.Tensor:
+        dtype = x.dtype
+        work = x.detach()
+        if dtype not in (torch.float32, torch.float64):
+            work = work.float()  # keeps the memory format
+        nhwc = _is_channels_last(work)
+        if nhwc:
+            out = torch.empty_like(work, memory_format=torch.channels_last)
+            mask = torch.empty(work.shape, dtype=torch.uint8, memory_format=torch.channels_last)
+            _run_numba(_fuse_forward_nhwc_nb, _nhwc(work), float(weight), _nhwc(out), _nhwc(mask))
+        else:
+            work = work.contiguous()
+            h, w = work.shape[-2:]
+            out = torch.empty_like(work, memory_format=torch.contiguous_format)
+            mask = torch.empty(work.shape, dtype=torch.uint8)
+            _run_numba(_fuse_forward_nb, _planes(work), float(weight), _planes(out), _planes(mask))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(mask)
+        ctx.weight = float(weight)
+        ctx.dtype = dtype
+        ctx.nhwc = nhwc
+        return out.to(dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (mask,) = ctx.saved_tensors
+        g = grad_out
+        if g.dtype not in (torch.float32, torch.float64):
+            g = g.float()
+        if ctx.nhwc:
+            g = g.contiguous(memory_format=torch.channels_last)
+            grad = torch.empty_like(g, memory_format=torch.channels_last)
+            _run_numba(_fuse_backward_nhwc_nb, _nhwc(g), _nhwc(mask), ctx.weight, _nhwc(grad))
+        else:
+            g = g.contiguous()
+            grad = torch.empty_like(g, memory_format=torch.contiguous_format)
+            _run_numba(_fuse_backward_nb, _planes(g), _planes(mask), ctx.weight, _planes(grad))
+        return grad.to(ctx.dtype), None
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 4-D tensor laid out channels_last (and not also plain contiguous)."""
+    return (
+        x.ndim == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and not x.is_contiguous()
+    )
+
+
+def _planes(t: torch.Tensor) -> np.ndarray:
+    """A contiguous tensor as a C-contiguous (N, H, W) array sharing its memory."""
+    return t.view(-1, t.shape[-2], t.shape[-1]).numpy()
+
+
+def _nhwc(t: torch.Tensor) -> np.ndarray:
+    """A channels_last (B, C, H, W) tensor as a C-contiguous (B, H, W, C) array, shared."""
+    return t.permute(0, 2, 3, 1).numpy()
+
+
+def _run_numba(kernel, *args) -> None:
+    """Call a plane kernel with as many numba threads as torch uses.
+
+    The planes are handed out in small chunks rather than one block per thread, so
+    that a thread the OS preempts (another process on the cores) holds up one chunk
+    rather than half of the work.
+    """
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != threads:
+        numba.set_num_threads(threads)
+    n_planes = args[0].shape[0]
+    chunk = max(1, n_planes // (threads * _CHUNKS_PER_THREAD)) if _CHUNKS_PER_THREAD else 0
+    with numba.parallel_chunksize(chunk):
+        kernel(*args)
+
+
+# Chunks per thread for the parallel plane loop (0: numba's static split).
+_CHUNKS_PER_THREAD = 8
+
+
+def kirsch_fuse(x: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """Edge fusion: ``x + weight * kirsch(x)`` per channel, with a fast CPU path.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Floating tensor of shape (H, W), (B, H, W) or (B, C, H, W), usually a
+        convolution layer's feature maps. float32 and float64 are computed as they
+        are; float16 and bfloat16 are computed in float32 and returned in their own
+        dtype. A channels_last input is computed in that layout.
+    weight : float, default 1.0
+        Scale of the edge map added to ``x``. A constant, not learned.
+
+    Returns
+    -------
+    torch.Tensor
+        New tensor, same shape, dtype and device as ``x``; channels_last if ``x``
+        is, else contiguous. Differentiable in ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating tensor or ``weight`` not a real number.
+    ValueError
+        If ``x`` has another number of dimensions, or an empty H or W.
+
+    Notes
+    -----
+    On CPU with numba, forward and backward are each one parallel pass over the
+    B*C planes (over the B*H rows of pixels for channels_last); the forward keeps the winning compass direction of each pixel
+    (one byte) for the backward, ``grad_x = grad + weight * K^T grad``, where ``K``
+    is the piecewise-linear Kirsch map at that direction. The first call compiles
+    the kernels (a few seconds, cached under ``__pycache__`` for later runs).
+    Elsewhere (CUDA, without numba, or while tracing or compiling) it is
+    ``x + weight * kirsch(x)`` in plain torch ops.
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 1, 3, 4)
+    >>> x[..., 2:] = 1.0
+    >>> kirsch_fuse(x, weight=0.5)[0, 0, 0].tolist()
+    [0.0, 7.5, 5.5, 1.0]
+    """
+    _check_image_tensor(x)
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+        raise TypeError(f"`weight` must be a real number; got {type(weight).__name__}.")
+    if x.device.type != "cpu" or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        # tracers and compilers cannot see into the numba kernels; the eager ops
+        # compute the same values
+        return x + weight * kirsch(x)
+    if not _HAVE_NUMBA:
+        _warn_no_numba()
+        return x + weight * kirsch(x)
+    return _KirschFuseCPU.apply(x, float(weight))
+
+
+def _warn_no_numba() -> None:
+    """Log once that the fast CPU path is unavailable."""
+    global _warned_no_numba
+    if not _warned_no_numba:
+        logger.warning("numba is not installed: kirsch_fuse falls back to plain torch ops (slower)")
+        _warned_no_numba = True
+
+
+class Kirsch(nn.Module):
+    """Module form of :func:`kirsch`: (B, C, H, W) -> Kirsch edge magnitude, same shape."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return kirsch(x)
+
+
+class KirschFusion(nn.Module):
+    """Module form of :func:`kirsch_fuse`: ``x + weight * kirsch(x)``.
+
+    Parameters
+    ----------
+    weight : float, default 1.0
+        Scale of the edge map added to the input.
+    """
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return kirsch_fuse(x, weight=self.weight)
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"
