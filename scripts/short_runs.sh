@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${EDGEFER_DATASETS:-$(cd .. && pwd)/shared/datasets}/fer2013
 STEPS=${STEPS:-200}
+# LR defaults to 0.01; the edge-fused paper net (no batch norm) needs LR=0.002 or it diverges.
 for m in ${MODELS:-edgecnn48 rcnn frrcnn}; do
   out=runs/short-$m
-  args=(--data "$DATA" --model "$m" --epochs 1 --max-steps "$STEPS" --batch-size 48 --lr 0.01
+  args=(--data "$DATA" --model "$m" --epochs 1 --max-steps "$STEPS" --batch-size 48 --lr "${LR:-0.01}"
         --val-split none --out "$out")
   if [ -f "$out/last.pt" ]; then args+=(--resume); else rm -rf "$out"; fi
   .venv/bin/edgefer train "${args[@]}"
@@ -19,12 +20,13 @@ done
 .venv/bin/python - <<'PY'
 import json, os
 from edgefer.results import provenance, write_json
-res = {}
+path = "results/short-runs.json"
+res = json.load(open(path)) if os.path.exists(path) else {}  # other models' earlier runs stay
 for m in os.environ.get("MODELS", "edgecnn48 rcnn frrcnn").split():
     r = json.load(open(f"results/short-{m}/metrics.json"))
     res[m] = {"publictest_accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
 res["provenance"] = provenance(data="fer2013", split="train -> publictest",
-                               steps=int(os.environ.get("STEPS", 200)), batch=48, script="scripts/short_runs.sh")
-write_json("results/short-runs.json", res)
+                               steps=int(os.environ.get("STEPS", 200)), batch=48, lr={m: os.environ.get("LR", "0.01") for m in os.environ.get("MODELS", "edgecnn48 rcnn frrcnn").split()}, script="scripts/short_runs.sh")
+write_json(path, res)
 print(json.dumps({k: v for k, v in res.items() if k != "provenance"}, indent=1))
 PY

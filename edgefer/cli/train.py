@@ -76,10 +76,11 @@ def train(
                      soft_targets=train_ds.soft_labels, out_dir=out, resume=resume, progress=True,
                      trained_on={"data": str(data.resolve()), "split": split, "n": len(train_ds),
                                  "val_split": val_split})
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, FloatingPointError) as exc:
         fail(str(exc))
     if as_json:
         print_json(result)
     else:
-        typer.echo(f"best validation accuracy {result['best_val_accuracy']:.4f}; "
-                   f"model saved to {result['best']}")
+        best = result["best_val_accuracy"]
+        typer.echo((f"best validation accuracy {best:.4f}; " if best >= 0 else "no validation split; ")
+                   + f"model saved to {result['best']}")

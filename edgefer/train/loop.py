@@ -206,6 +206,10 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
                         loss = None
                 if loss is None:
                     loss = _loss(cfg, logits, tb)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training diverged at iteration {global_step + 1} (loss {loss.item()}); "
+                        f"lower --lr (now {cfg.lr}) or check the model's fusion weight")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

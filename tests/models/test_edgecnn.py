@@ -27,7 +27,7 @@ def test_edgecnn48_fc_size():
 def test_fused_layer_equals_unfused_plus_kirsch(mode):
     """With shared weights, a fused layer's output is the unfused output plus its Kirsch edges (NumPy)."""
     torch.manual_seed(0)
-    fused = EdgeCNN(input_size=48, fusion=mode).eval()
+    fused = EdgeCNN(input_size=48, fusion=mode, fusion_weight=1.0).eval()
     plain = EdgeCNN(input_size=48, fusion="none").eval()
     plain.load_state_dict(fused.state_dict())
     x = torch.rand(2, 1, 48, 48)
@@ -48,3 +48,13 @@ def test_edgecnn_rejects_bad_fusion():
     """An unknown fusion mode names the accepted ones."""
     with pytest.raises(ValueError, match="`fusion` must be one of none, feature, input"):
         EdgeCNN(fusion="edges")
+
+
+def test_default_fusion_weight_keeps_initial_logits_moderate():
+    """With the default weight (1/15) a freshly initialized edgecnn48 gives logits of moderate size, so training can start."""
+    torch.manual_seed(0)
+    m = create_model("edgecnn48").eval()
+    assert m.f1.weight == pytest.approx(1 / 15)
+    with torch.no_grad():
+        y = m(torch.randn(8, 1, 48, 48))
+    assert y.abs().max() < 100
