@@ -58,6 +58,8 @@ class FaceDataset:
             index = np.flatnonzero(index)
         if isinstance(self.images, np.ndarray):
             images = self.images[index]
+        elif hasattr(self.images, "paths"):  # LazyImages: stay lazy, decode nothing
+            images = type(self.images)([self.images.paths[i] for i in index])
         else:
             images = [self.images[i] for i in index]
         return FaceDataset(

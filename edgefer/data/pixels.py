@@ -13,15 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edgefer.data._cache import cache_dir
 from edgefer.data.dataset import FaceDataset
 from edgefer.preprocess.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """Where decoded and preprocessed arrays are cached (``EDGEFER_CACHE``, default ~/.cache/edgefer)."""
-    return Path(os.environ.get("EDGEFER_CACHE", Path.home() / ".cache" / "edgefer"))
 
 
 def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None = None,
@@ -40,8 +36,9 @@ def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None
         return spec.crops(_iter_progress(ds.images, progress, "preprocess")), {}
     key = hashlib.sha1(repr((sorted(spec.to_dict().items()), ds.sources,
                              getattr(detector, "params", None))).encode()).hexdigest()[:16]
-    path = cache_dir() / f"detected-{key}.npz"
-    if path.exists():
+    folder = cache_dir()
+    path = folder / f"detected-{key}.npz" if folder is not None else None
+    if path is not None and path.exists():
         with np.load(path) as z:
             return z["pixels"], {"no_face": int(z["no_face"])}
     from edgefer.preprocess.detect import HaarFaceDetector
@@ -56,10 +53,11 @@ def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None
         out[i] = spec.crop(image, box)
     if no_face:
         log.warning("%d of %d photos had no Haar face; their whole image was used", no_face, n)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, pixels=out, no_face=no_face)
-    os.replace(tmp, path)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, pixels=out, no_face=no_face)
+        os.replace(tmp, path)
     return out, {"no_face": no_face}
 
 

@@ -696,13 +696,20 @@ def _run_numba(kernel, *args) -> None:
     that a thread the OS preempts (another process on the cores) holds up one chunk
     rather than half of the work.
     """
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    torch_threads = torch.get_num_threads()
+    threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
     n_planes = args[0].shape[0]
     chunk = max(1, n_planes // (threads * _CHUNKS_PER_THREAD)) if _CHUNKS_PER_THREAD else 0
-    with numba.parallel_chunksize(chunk):
-        kernel(*args)
+    try:
+        with numba.parallel_chunksize(chunk):
+            kernel(*args)
+    finally:
+        # numba's OpenMP layer can reset the process's OpenMP thread count, which torch
+        # shares: put back what the caller chose (torch.set_num_threads(1) must stick).
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
 
 
 # Chunks per thread for the parallel plane loop (0: numba's static split).
