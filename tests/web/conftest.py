@@ -15,26 +15,9 @@ ASTRONAUT = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 
 
 @pytest.fixture(scope="session")
-def web_checkpoint(tmp_path_factory):
-    """A fernet_small checkpoint (no edge fusion) trained for 3 steps on random 48x48 faces."""
-    import torch
-
-    from edgefer.train.config import TrainConfig
-    from edgefer.train.loop import fit
-
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, (48, 48, 48), dtype=np.uint8)
-    labels = np.arange(48) % 7
-    out = tmp_path_factory.mktemp("web_model")
-    cfg = TrainConfig(model="fernet_small", model_kwargs={"fusion": "none"}, epochs=1,
-                      batch_size=16, max_steps=3)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batches on a busy machine: one thread is fastest
-    try:
-        fit(cfg, pixels, labels, out_dir=out)
-    finally:
-        torch.set_num_threads(threads)
-    return out / "best.pt"
+def web_checkpoint(tiny_checkpoint):
+    """The suite's tiny fernet_small checkpoint (tests/conftest.py)."""
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="session")
