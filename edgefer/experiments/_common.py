@@ -229,6 +229,17 @@ def load_fer(data_root) -> dict:
     return load_splits(fer_root(data_root), progress=False)
 
 
+def fer_parts(splits: dict, budget: "Budget", *, seed: int, experiment: str) -> dict:
+    """The budget's stratified subsets of the standard protocol: train, val (PublicTest), test (PrivateTest)."""
+    parts = {}
+    for role, split, n in (("train", "train", budget.train_n), ("val", "publictest", budget.val_n),
+                           ("test", "privatetest", budget.test_n)):
+        ds = splits[split]
+        parts[role] = subset(ds, stratified_subsample(ds.labels, n, seed=seed))
+        log.info("%s %s: %d of %d %s images", experiment, role, len(parts[role]), len(ds), split)
+    return parts
+
+
 def model_input_size(name: str, **kwargs) -> int:
     """Input side of a registered model with its default arguments."""
     from edgefer.models import create_model

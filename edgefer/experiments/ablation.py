@@ -12,7 +12,7 @@ equalization    without histogram equalization
 pooling         strided 5x5 convolutions instead of max pooling (training time)
 ==============  ====================================================================
 
-Every run trains on the same Training subset, chooses its epoch on PublicTest and is scored
+Every run trains on the same Training chooses its epoch on PublicTest and is scored
 once on PrivateTest. Time per training batch is also measured under controlled conditions
 (:func:`edgefer.bench.model_speed`), since wall time shares the machine with other work.
 """
@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 
 from edgefer.experiments._common import (
-    MAIN_LOSS, budget_for, load_fer, model_input_size, pixels_for, rel, run_dir, stratified_subsample, subset,
+    MAIN_LOSS, budget_for, fer_parts, load_fer, model_input_size, pixels_for, rel, run_dir,
     train_and_test, train_config, twin_mask, write_result,
 )
 
@@ -63,11 +63,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
     root = Path(data_root) if data_root else dataset_root()
     out = Path(out)
     splits = load_fer(root)
-    parts = {}
-    for role, split, n in (("train", "train", b.train_n), ("val", "publictest", b.val_n),
-                           ("test", "privatetest", b.test_n)):
-        ds = splits[split]
-        parts[role] = subset(ds, stratified_subsample(ds.labels, n, seed=seed))
+    parts = fer_parts(splits, b, seed=seed, experiment=NAME)
     twins = twin_mask(parts["test"].images, splits["train"].images)
     pixels: dict[tuple, dict] = {}
     runs = {}

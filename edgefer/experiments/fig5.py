@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from edgefer.experiments._common import (
-    budget_for, load_fer, model_input_size, pixels_for, rel, run_dir, stratified_subsample, subset,
+    budget_for, fer_parts, load_fer, model_input_size, pixels_for, rel, run_dir,
     train_and_test, train_config, twin_mask, write_result,
 )
 
@@ -44,12 +44,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
     root = Path(data_root) if data_root else dataset_root()
     out = Path(out)
     splits = load_fer(root)
-    parts = {}
-    for role, split, n in (("train", "train", b.train_n), ("val", "publictest", b.val_n),
-                           ("test", "privatetest", b.test_n)):
-        ds = splits[split]
-        parts[role] = subset(ds, stratified_subsample(ds.labels, n, seed=seed))
-        log.info("fig5 %s: %d of %d %s images", role, len(parts[role]), len(ds), split)
+    parts = fer_parts(splits, b, seed=seed, experiment=NAME)
     twins = twin_mask(parts["test"].images, splits["train"].images)
     pixels: dict[int, dict] = {}
     models = {}
