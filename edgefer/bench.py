@@ -123,9 +123,14 @@ def synthetic_video(n: int = 90) -> list[np.ndarray]:
 
 
 def run_bench(models: list[str] | None = None, *, precision: str = "fp32", repeats: int = 5,
-              recognizer=None) -> dict:
-    """All benchmark numbers in one object (see ``edgefer bench --help``)."""
-    names = models or list_models()
+              recognizer=None, shipped: dict | None = None) -> dict:
+    """All benchmark numbers in one object (see ``edgefer bench --help``).
+
+    ``recognizer`` is the default model, whose numbers are also ``crops_per_s`` and ``e2e_fps``
+    at the top level; ``shipped`` maps other model names to their Recognizers, timed the same way
+    under ``shipped_models``.
+    """
+    names = list_models() if models is None else models
     res = {"models": {n: model_speed(n, precision=precision, repeats=repeats) for n in names}}
     k = kirsch_overhead(precision=precision)
     res["kirsch_overhead"] = k["overhead"]
@@ -134,4 +139,6 @@ def run_bench(models: list[str] | None = None, *, precision: str = "fp32", repea
         res["shipped"] = {"model": recognizer.name, **recognizer_speed(recognizer)}
         res["crops_per_s"] = res["shipped"]["crops_per_s"]
         res["e2e_fps"] = res["shipped"]["e2e_fps"]
+    if shipped:
+        res["shipped_models"] = {name: recognizer_speed(r) for name, r in shipped.items()}
     return res

@@ -106,7 +106,9 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *,
     proto = onnx.load_model_from_string(buf.getvalue())
     meta = {"preprocess": json.dumps(spec.to_dict()), "classes": json.dumps(list(CLASSES)),
             "model_name": ckpt["model_name"], "model_kwargs": json.dumps(ckpt["model_kwargs"]),
-            "source_checkpoint": path.name, "producer": "edgefer"}
+            "source_checkpoint": path.name, "producer": "edgefer",
+            "trained_on": json.dumps(ckpt.get("trained_on", {}), default=str),
+            "scores": json.dumps(ckpt.get("scores", {}), default=str)}
     del proto.metadata_props[:]
     for key, value in meta.items():
         entry = proto.metadata_props.add()
@@ -114,6 +116,70 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *,
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     log.info("exported %s to %s (%d bytes)", path, out, len(data))
+    return atomic_write_bytes(out, lambda f: f.write(data))
+
+
+def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, calibration: np.ndarray, *,
+                  overwrite: bool = False, batch: int = 64) -> Path:
+    """Write an int8 copy of an exported model (static quantization, calibrated on real faces).
+
+    Weights are quantized per output channel to int8 and activations to uint8 with ranges
+    observed on ``calibration`` (uint8 model pixels (N, S, S): a few hundred training faces are
+    enough); the graph keeps float input and output, so :class:`OnnxClassifier` runs it as it
+    runs the float one. Metadata (preprocessing, classes, name) is carried over.
+
+    Raises
+    ------
+    FileExistsError
+        When ``out`` exists and ``overwrite`` is false.
+    ValueError
+        When ``src`` is not an edgefer ONNX file or ``calibration`` is empty or of the wrong size.
+    """
+    import tempfile
+
+    onnx = _require("onnx")
+    _require("onnxruntime")
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edgefer.train.checkpoint import atomic_write_bytes
+
+    src, out = Path(src), Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists; pass overwrite=True (--overwrite) to replace it")
+    spec = OnnxClassifier(src).spec
+    calibration = np.asarray(calibration)
+    if calibration.ndim != 3 or len(calibration) == 0 or calibration.shape[1:] != (spec.input_size,) * 2:
+        raise ValueError(f"`calibration` must be non-empty uint8 pixels (N, {spec.input_size}, "
+                         f"{spec.input_size}); got shape {calibration.shape}")
+    x = spec.to_tensor(calibration).numpy()
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self):
+            self._batches = iter([{INPUT_NAME: x[i:i + batch]} for i in range(0, len(x), batch)])
+
+        def get_next(self):
+            return next(self._batches, None)
+
+    meta = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        quant_pre_process(str(src), str(pre))
+        softmax = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Softmax"]
+        # The softmax stays float: quantized, its output (the probabilities) would come in steps of 1/255.
+        quantize_static(str(pre), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        nodes_to_exclude=softmax)
+        proto = onnx.load(str(q))
+    meta.update(quantization="int8 static (QDQ, per-channel weights), "
+                             f"calibrated on {len(x)} faces", source_onnx=src.name)
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    data = proto.SerializeToString()
+    log.info("quantized %s to %s (%d bytes)", src, out, len(data))
     return atomic_write_bytes(out, lambda f: f.write(data))
 
 
@@ -153,6 +219,17 @@ class OnnxClassifier:
         self.spec = PreprocessSpec.from_dict(json.loads(meta["preprocess"]))
         self.name = meta.get("model_name", self.path.stem)
         self.batch_size = batch_size
+        self.metadata = dict(meta)
+
+    @property
+    def info(self) -> dict:
+        """Model name, file, preprocessing and how it was made (for --json and /api/models)."""
+        meta = self.metadata
+        return {"name": self.name, "path": str(self.path), "kind": "onnx", "preprocess": self.spec.to_dict(),
+                "quantization": meta.get("quantization", "none (float32)"),
+                "source": meta.get("source_checkpoint", ""),
+                "trained_on": json.loads(meta.get("trained_on", "{}")),
+                "scores": json.loads(meta.get("scores", "{}")), "classes": list(CLASSES)}
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""

@@ -1,7 +1,9 @@
 """Reading image files into uint8 arrays, with clear errors naming the file."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 import cv2
@@ -13,11 +15,27 @@ from edgefer.errors import ImageReadError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 MAX_PIXELS = 50_000_000
 """Images declaring more pixels than this are refused before decoding (decompression bombs)."""
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "PPM")
+"""PIL decoders tried (JPEG covers MPO, phones' multi-picture JPEG; PPM covers PGM); the rest (EPS,
+which runs Ghostscript, and exotic formats) are refused, whatever the file's extension."""
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
     """True when the file name has an image extension edgefer reads."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def missing_reason(path: str | os.PathLike, what: str = "file") -> str:
+    """Why ``path`` cannot be found: ``no such <what>``, a broken symbolic link or a symbolic link loop."""
+    p = Path(path)
+    try:
+        p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (too many levels of symbolic links)"
+    if p.is_symlink():
+        return f"broken symbolic link (its target {os.readlink(p)} does not exist)"
+    return f"no such {what}"
 
 
 def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -32,33 +50,38 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int =
     Raises
     ------
     ImageReadError
-        Naming the file: missing, a directory, empty, not an image, corrupt or truncated, too large.
+        Naming the file: missing (or a broken link or link loop), a directory, empty, not an
+        image, corrupt or truncated, too large.
     """
     p = Path(path)
-    if not p.exists():
-        raise ImageReadError(f"{p}: no such file")
-    if p.is_dir():
-        raise ImageReadError(f"{p}: is a directory, expected an image file")
     try:
-        size = p.stat().st_size
+        st = p.stat()
     except OSError as exc:
-        raise ImageReadError(f"{p}: cannot read ({exc.strerror})") from None
-    if size == 0:
+        missing = isinstance(exc, FileNotFoundError) or exc.errno == errno.ELOOP
+        raise ImageReadError(f"{p}: {missing_reason(p) if missing else f'cannot read ({exc.strerror})'}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageReadError(f"{p}: is a directory, expected an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageReadError(f"{p}: not a regular file (a device, pipe or socket), expected an image file")
+    if st.st_size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes)")
     try:
-        with Image.open(p) as im:
+        with Image.open(p, formats=IMAGE_FORMATS) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise ImageReadError(
-                    f"{p}: image declares {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
+                raise ImageReadError(f"{p}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
+                                     f"the limit of {max_pixels:,}; refused before decoding")
             if w < 1 or h < 1:
                 raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
             im = ImageOps.exif_transpose(im)
             return _pil_to_array(im, gray=gray)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageReadError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{p}: image too large, refused before decoding ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{p}: not an image edgefer reads (cannot identify image file; expected "
+                             "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{p}: corrupt or truncated image ({exc})") from None
 

@@ -15,8 +15,11 @@ from edgefer.preprocess.spec import PreprocessSpec
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "fernet"
-"""Name of the shipped model used when none is given (``edgefer/weights/fernet.pt``)."""
+DEFAULT_MODEL = "fernet-ens"
+"""Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: two
+int8 FERNets, one with edge fusion, averaged over the face and its mirror image)."""
+FAST_MODEL = "fernet-int8"
+"""The fastest shipped model (one int8 FERNet, no test-time views)."""
 
 
 @dataclass(frozen=True)
@@ -38,24 +41,39 @@ class Face:
 
 
 def shipped_models() -> list[str]:
-    """Names of the models whose weights ship inside the package."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    """Names of the models that ship inside the package (checkpoints, ONNX files, ensembles)."""
+    from edgefer.classifiers import MODEL_SUFFIXES
+    return sorted({p.stem for p in WEIGHTS_DIR.iterdir() if p.suffix in MODEL_SUFFIXES})
+
+
+def shipped_path(name: str) -> Path | None:
+    """The file of a shipped model's name, or None."""
+    from edgefer.classifiers import MODEL_SUFFIXES
+    for suffix in MODEL_SUFFIXES:
+        p = WEIGHTS_DIR / f"{name}{suffix}"
+        if p.is_file():
+            return p
+    return None
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
-    """Checkpoint path for ``None`` (the shipped default), a shipped model's name, or a path."""
+    """Model file for ``None`` (the shipped default), a shipped model's name, or a path
+    (``.pt`` checkpoint, ``.onnx`` export or ``.json`` ensemble manifest)."""
+    from edgefer.classifiers import MODEL_SUFFIXES
     if model is None:
         model = DEFAULT_MODEL
     p = Path(model)
-    if p.suffix == ".pt" or p.exists():
+    if p.suffix in MODEL_SUFFIXES or p.exists():
+        if p.is_dir():
+            raise IsADirectoryError(f"{p}: is a folder, not a model file")
         if not p.exists():
-            raise FileNotFoundError(f"{p}: no such checkpoint file")
+            raise FileNotFoundError(f"{p}: no such model file")
         return p
-    shipped = WEIGHTS_DIR / f"{model}.pt"
-    if shipped.exists():
+    shipped = shipped_path(str(model))
+    if shipped is not None:
         return shipped
     names = shipped_models()
-    raise ValueError(f"model {str(model)!r} is neither a checkpoint file nor a shipped model; "
+    raise ValueError(f"model {str(model)!r} is neither a model file nor a shipped model; "
                      f"shipped: {', '.join(names) if names else 'none (train one with edgefer train)'}")
 
 
@@ -64,11 +82,13 @@ class Recognizer:
 
     Parameters
     ----------
-    model : None (the shipped model), a shipped model's name, or a checkpoint path.
+    model : None (the shipped default, :data:`DEFAULT_MODEL`), a shipped model's name, or a
+        model file (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
     detector : a :class:`~edgefer.preprocess.detect.HaarFaceDetector`; default one tuned for
         speed (detects on a copy downscaled to at most 640 pixels a side).
-    device : torch device.
+    device : torch device (for ``.pt`` models).
     batch_size : faces per forward pass.
+    threads : torch threads (set process-wide) and ONNX Runtime intra-op threads.
 
     Examples
     --------
@@ -79,16 +99,15 @@ class Recognizer:
 
     def __init__(self, model: str | os.PathLike | None = None, *, detector=None,
                  device: str = "cpu", batch_size: int = 256, threads: int | None = None):
-        from edgefer.train.checkpoint import load_checkpoint, model_from_checkpoint
+        from edgefer.classifiers import load_classifier
         self.path = resolve_model(model)
-        self.checkpoint = load_checkpoint(self.path)
-        self.model = model_from_checkpoint(self.checkpoint).to(device)
-        self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
-        self.name = self.checkpoint["model_name"]
-        self.device = device
-        self.batch_size = batch_size
         if threads:
             torch.set_num_threads(threads)
+        self.classifier = load_classifier(self.path, device=device, batch_size=batch_size, threads=threads)
+        self.spec: PreprocessSpec = self.classifier.spec
+        self.name = self.path.stem if self.path.parent == WEIGHTS_DIR else self.classifier.name
+        self.device = device
+        self.batch_size = batch_size
         if detector is None:
             from edgefer.preprocess.detect import HaarFaceDetector
             detector = HaarFaceDetector(max_side=640)
@@ -96,20 +115,12 @@ class Recognizer:
 
     @property
     def info(self) -> dict:
-        """Model name, file, preprocessing, training data and scores (for --json and /api/models)."""
-        c = self.checkpoint
-        return {"name": self.name, "path": str(self.path), "preprocess": self.spec.to_dict(),
-                "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}),
-                "classes": list(CLASSES)}
+        """Model name, file, kind, preprocessing, training data and scores (for --json and /api/models)."""
+        return {**self.classifier.info, "name": self.name}
 
-    @torch.no_grad()
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""
-        out = []
-        for i in range(0, len(pixels), self.batch_size):
-            x = self.spec.to_tensor(pixels[i:i + self.batch_size]).to(self.device)
-            out.append(self.model(x).float().softmax(1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+        return self.classifier.probabilities(pixels)
 
     def classify_crops(self, crops) -> list[Face]:
         """Faces for ready face crops (gray or BGR uint8), each taken whole."""

@@ -10,13 +10,17 @@ from edgefer.cli._common import fail, print_json
 from edgefer.cli.main import app
 
 
+SHIPPED_TIMED = ("fernet-int8", "fernet")
+"""Shipped models timed besides the default: the fast int8 one and the float checkpoint."""
+
+
 @app.command()
 def bench(
     model: Optional[list[str]] = typer.Option(None, "--model", help="Registered model(s) to time (default: all)."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped model: crops/s and end-to-end video fps."),
+    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, fernet-int8, fernet): crops/s and end-to-end video fps."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
 ) -> None:
@@ -32,11 +36,13 @@ def bench(
     unknown = [m for m in model or [] if m not in list_models()]
     if unknown:
         fail(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
-    rec = None
+    rec, others = None, {}
     if shipped:
-        from edgefer.recognize import Recognizer, shipped_models
-        rec = Recognizer() if shipped_models() else None
-    res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec)
+        from edgefer.recognize import DEFAULT_MODEL, Recognizer, shipped_models
+        names = shipped_models()
+        rec = Recognizer() if DEFAULT_MODEL in names else None
+        others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in SHIPPED_TIMED}
+    res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()
     if out:
         write_json(out, res)
@@ -50,5 +56,8 @@ def bench(
     typer.echo(f"Kirsch feature-fusion overhead on edgecnn48 train step: {res['kirsch_overhead']:+.1%}")
     if "shipped" in res:
         s = res["shipped"]
-        typer.echo(f"shipped {s['model']}: {s['crops_per_s']:.0f} face crops/s (batch {s['crops_batch']}), "
+        typer.echo(f"shipped {s['model']} (default): {s['crops_per_s']:.0f} face crops/s (batch "
+                   f"{s['crops_batch']}), {s['e2e_fps']:.1f} frames/s end to end on 640x480 video")
+    for name, s in res.get("shipped_models", {}).items():
+        typer.echo(f"shipped {name}: {s['crops_per_s']:.0f} face crops/s (batch {s['crops_batch']}), "
                    f"{s['e2e_fps']:.1f} frames/s end to end on 640x480 video")

@@ -32,7 +32,7 @@ def evaluate(
 
     try:
         rec = Recognizer(model)
-    except (FileNotFoundError, ValueError, CheckpointError) as exc:
+    except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
     ds = load_split(data, split, fmt)
     exclude = None

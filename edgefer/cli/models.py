@@ -11,8 +11,8 @@ from edgefer.cli.main import app
 def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """List registered model architectures and the models shipped with trained weights."""
     from edgefer.models import create_model, list_models
-    from edgefer.recognize import WEIGHTS_DIR, shipped_models
-    from edgefer.train.checkpoint import load_checkpoint
+    from edgefer.classifiers import load_classifier
+    from edgefer.recognize import DEFAULT_MODEL, shipped_models, shipped_path
 
     arch = {}
     for name in list_models():
@@ -22,9 +22,10 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
                       "doc": (m.__class__.__doc__ or "").strip().splitlines()[0]}
     shipped = {}
     for name in shipped_models():
-        c = load_checkpoint(WEIGHTS_DIR / f"{name}.pt")
-        shipped[name] = {"architecture": c["model_name"], "scores": c.get("scores", {}),
-                         "preprocess": c["preprocess"]}
+        info = load_classifier(shipped_path(name)).info
+        arch_of = [m["name"] for m in info.get("members", [info])]
+        shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "default": name == DEFAULT_MODEL,
+                         "scores": info.get("scores", {}), "preprocess": info["preprocess"]}
     if as_json:
         print_json({"architectures": arch, "shipped": shipped})
         return
@@ -33,6 +34,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
         typer.echo(f"  {name:14s} input {a['input_size']}x{a['input_size']}, {a['parameters']:,} parameters")
     typer.echo("shipped models (edgefer predict --model NAME):")
     for name, s in shipped.items() or {}.items():
-        typer.echo(f"  {name:14s} {s['architecture']}, scores {s['scores']}")
+        mark = " (default)" if s["default"] else ""
+        typer.echo(f"  {name:20s} {s['kind']:8s} {s['architecture']}{mark}, scores {s['scores']}")
     if not shipped:
         typer.echo("  none")

@@ -72,7 +72,7 @@ def _recognizer(model):
     torch.set_num_threads(1)
     try:
         return Recognizer(model)
-    except (FileNotFoundError, ValueError, CheckpointError) as exc:
+    except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
 
 
@@ -88,23 +88,31 @@ def _err(line: str) -> None:
 
 def _collect(inputs: list[Path], out: Path) -> tuple[list[_Job], int, bool]:
     """Jobs for every image and video under ``inputs``; failures reported; whether a folder was given."""
-    from edgefer.io import IMAGE_EXTENSIONS, is_image_file
+    from edgefer.io import IMAGE_EXTENSIONS, is_image_file, missing_reason
     from edgefer.video import VIDEO_EXTENSIONS, is_video_file
 
     out_abs = out.resolve()
     jobs, failed, folders, taken = [], 0, False, set()
     for item in inputs:
         if not item.exists():
-            _err(f"error: {item}: no such file or folder")
+            _err(f"error: {item}: {missing_reason(item, 'file or folder')}")
             failed += 1
         elif item.is_dir():
             folders = True
             base = out / (item.resolve().name or "root")
             before = len(jobs)
             for f in sorted(item.rglob("*")):
-                if not f.is_file() or _inside(f.resolve(), out_abs):
+                if f.is_dir():
+                    if f.is_symlink():
+                        _err(f"skipped: {f}: symbolic link to a folder, not followed")
                     continue
-                if is_image_file(f) or is_video_file(f):
+                media = is_image_file(f) or is_video_file(f)
+                if f.exists() and _inside(f.resolve(), out_abs):
+                    continue
+                if media and not f.exists():  # a broken symbolic link or a link loop
+                    _err(f"error: {f}: {missing_reason(f)}")
+                    failed += 1
+                elif media:
                     jobs.append(_job(f, base / f.relative_to(item), taken))
                 elif not any(p.startswith(".") for p in f.relative_to(item).parts):
                     _err(f"skipped: {f}: not an image or video ({f.suffix or 'no extension'})")

@@ -32,7 +32,7 @@ def serve(
     torch.set_num_threads(1)
     try:
         web = create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
-    except (FileNotFoundError, ValueError, CheckpointError) as exc:
+    except (OSError, ValueError, CheckpointError) as exc:
         fail(str(exc))
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"note: listening on {host}; anyone who can reach it can use the demo", err=True)

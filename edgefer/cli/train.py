@@ -45,6 +45,7 @@ def train(
 ) -> None:
     """Train MODEL on a data set; writes best.pt, last.pt, iterations.csv and history.json to --out."""
     from edgefer.data.pixels import dataset_pixels
+    from edgefer.errors import DataError
     from edgefer.models import create_model
     from edgefer.preprocess.spec import PreprocessSpec
     from edgefer.train.config import TrainConfig
@@ -66,11 +67,14 @@ def train(
     spec = PreprocessSpec(input_size=size, equalize=equalize)
     train_ds = load_split(data, split, fmt)
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
-    train_px, _ = dataset_pixels(train_ds, spec, progress=True)
     val_px = val_y = None
-    if val_ds is not None:
-        val_px, _ = dataset_pixels(val_ds, spec, progress=True)
-        val_y = val_ds.labels
+    try:  # photos are decoded only now: an unreadable one is named here
+        train_px, _ = dataset_pixels(train_ds, spec, progress=True)
+        if val_ds is not None:
+            val_px, _ = dataset_pixels(val_ds, spec, progress=True)
+            val_y = val_ds.labels
+    except DataError as exc:
+        fail(str(exc))
     try:
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
                      soft_targets=train_ds.soft_labels, out_dir=out, resume=resume, progress=True,

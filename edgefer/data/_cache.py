@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "EDGEFER_CACHE"
 """Environment variable naming the cache folder; ``off`` disables the cache."""
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bump when the layout of cached arrays changes, so old entries are ignored."""
 
 
@@ -42,7 +42,11 @@ def signature(paths: Iterable[str | os.PathLike], *extra: str) -> str:
         h.update(b"\0" + e.encode())
     parts = []
     for p in paths:
-        st = os.stat(p)
+        try:
+            st = os.stat(p)
+        except OSError as exc:  # a broken link or link loop: the reader names it; fixing it changes the key
+            parts.append(f"{os.path.abspath(p)}\0{exc.errno}")
+            continue
         parts.append(f"{os.path.abspath(p)}\0{st.st_size}\0{st.st_mtime_ns}")
     h.update("\0".join(parts).encode())
     return h.hexdigest()

@@ -29,6 +29,7 @@ from edgefer.data import _cache
 from edgefer.data.dataset import FaceDataset
 from edgefer.data.folders import check_on_error, check_split, sort_splits
 from edgefer.errors import DataError
+from edgefer.io import missing_reason
 from edgefer.labels import NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def read_fer_csv(path: str | os.PathLike, *, split: str | None = None, on_error:
     check_on_error(on_error)
     path_ = Path(path)
     if not path_.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: {missing_reason(path_)}")
     if not path_.is_file():
         raise DataError(f"{path}: not a file, expected a FER-2013 CSV")
     key = _cache.signature([path_], "fer-csv") if cache else None
@@ -108,10 +109,21 @@ def read_fer_csv(path: str | os.PathLike, *, split: str | None = None, on_error:
     return out
 
 
-def _lines(f, bar):
-    for line in f:
+def _lines(f, bar, path: Path):
+    for n, line in enumerate(f, 1):
         bar.update(len(line))
+        if not line.isascii():
+            _check_utf8(line, path, n)
         yield line
+
+
+def _check_utf8(line: str, path: Path, n: int) -> None:
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:  # an undecodable byte, kept as a lone surrogate by surrogateescape
+        byte = ord(line[exc.start]) - 0xDC00
+        raise DataError(f"{path}: line {n}: not UTF-8 text (byte 0x{byte:02x} at column {exc.start + 1}); "
+                        "save the CSV as UTF-8") from None
 
 
 def _parse(path: Path, progress: bool | None) -> dict[str, np.ndarray]:
@@ -119,12 +131,13 @@ def _parse(path: Path, progress: bool | None) -> dict[str, np.ndarray]:
     from tqdm.auto import tqdm
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     images, labels, rows, splits, reasons, messages = [], [], [], [], [], []
-    with open(path, newline="", encoding="utf-8-sig") as f, \
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f, \
             tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}",
                  disable=disable, leave=False) as bar:
-        reader = csv.reader(_lines(f, bar))
+        reader = csv.reader(_lines(f, bar, path))
+        records = _records(reader, path)
         try:
-            header = [h.strip().lower() for h in next(reader)]
+            header = [h.strip().lower() for h in next(records)]
         except StopIteration:
             raise DataError(f"{path}: empty file, expected a header emotion,pixels,Usage") from None
         if "pixels" not in header:
@@ -140,7 +153,7 @@ def _parse(path: Path, progress: bool | None) -> dict[str, np.ndarray]:
         row = -1
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)  # np.fromstring on junk: warn or raise
-            for fields in reader:
+            for fields in records:
                 if not fields or all(not x.strip() for x in fields):
                     continue
                 row += 1
@@ -170,6 +183,17 @@ def _parse(path: Path, progress: bool | None) -> dict[str, np.ndarray]:
         "labels": np.asarray(labels, dtype=np.int64), "rows": np.asarray(rows, dtype=np.int64),
         "splits": np.asarray(splits, dtype=str),
         "error_reasons": np.asarray(reasons, dtype=str), "error_messages": np.asarray(messages, dtype=str)}
+
+
+def _records(reader, path: Path):
+    """The CSV reader's records; a CSV syntax error (a field over the size limit) raises DataError naming the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
 
 
 def _check_label(text: str) -> tuple[str, str] | None:

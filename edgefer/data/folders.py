@@ -37,7 +37,7 @@ from PIL import Image
 from edgefer.data import _cache
 from edgefer.data.dataset import FaceDataset
 from edgefer.errors import DataError, ImageReadError
-from edgefer.io import IMAGE_EXTENSIONS, read_image
+from edgefer.io import IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_PIXELS, read_image
 from edgefer.labels import CLASSES, label_index
 
 log = logging.getLogger(__name__)
@@ -242,13 +242,23 @@ def index_class_folders(root: str | os.PathLike) -> FileIndex:
 def read_gray(path: str | os.PathLike) -> np.ndarray:
     """One image as gray uint8 (H, W): OpenCV for speed, :func:`edgefer.io.read_image` for JPEG or failures.
 
+    OpenCV decodes only files whose header PIL has read and found within
+    :data:`edgefer.io.MAX_PIXELS` (OpenCV's own limit is 20 times higher), and only 8-bit ones
+    (16-bit images are scaled as :func:`edgefer.io.read_image` does). Everything else goes to
+    :func:`edgefer.io.read_image`, which names the problem.
+
     Raises ImageReadError naming the file when it cannot be read.
     """
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in (".jpg", ".jpeg"):
-        image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        if image is not None and image.size:
-            return image
+        size = image_size(path)
+        if size is not None and size[0] * size[1] <= MAX_PIXELS:
+            try:
+                image = cv2.imread(path, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
+            except cv2.error:  # a header OpenCV refuses: read_image says what is wrong
+                image = None
+            if image is not None and image.size and image.dtype == np.uint8:
+                return image
     return read_image(path, gray=True)
 
 
@@ -359,7 +369,7 @@ def looks_like_crops(images: Sequence[np.ndarray], max_side: int = MAX_CROP_SIDE
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """``(H, W)`` from the file's header without decoding the pixels, or ``None`` if unreadable."""
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=IMAGE_FORMATS) as im:
             return im.size[1], im.size[0]
     except Exception:  # any header PIL cannot parse: the reader will name the problem
         return None
@@ -396,10 +406,11 @@ def _guess_photos(files: Sequence[str], sample: int = 32) -> bool:
 
 
 def _check_headers(files: Sequence[str], on_error: str) -> dict[int, str]:
-    """Position -> message of every file whose header cannot be read (raise at the first one)."""
+    """Position -> message of every file whose header is unreadable or over MAX_PIXELS (raise at the first one)."""
     errors = {}
     for k, f in enumerate(files):
-        if image_size(f) is None:
+        size = image_size(f)
+        if size is None or size[0] * size[1] > MAX_PIXELS:
             try:
                 read_image(f, gray=True)
             except ImageReadError as exc:

@@ -15,7 +15,8 @@ Rows left out, each counted under its reason in ``skipped`` (never silently):
 * the image is not an LFW photo (the legend has ~920 rows for other images);
 * the photo is missing from ``lfw-deepfunneled/``;
 * a second row for the same photo (the first label is kept);
-* a class outside the seven (``contempt``), or an empty label.
+* a class outside the seven (``contempt``), or an empty label;
+* a row with too few columns.
 
 Items are whole 250x250 news photos, so ``needs_detection=True``. Images are read lazily
 (:class:`edgefer.data.folders.LazyImages`): indexing, loading or summarizing the set decodes
@@ -49,6 +50,7 @@ SKIP_DUPLICATE = "photo labelled twice (first label kept)"
 SKIP_CONFLICT = "photo labelled twice with another label (first label kept)"
 SKIP_OUTSIDE_CLASSES = "class outside the seven"
 SKIP_EMPTY_LABEL = "empty label"
+SKIP_SHORT_ROW = "legend row with missing columns"
 
 
 def photo_path(root: str | os.PathLike, image: str) -> Path | None:
@@ -75,13 +77,16 @@ def index_lfw(root: str | os.PathLike) -> FileIndex:
     for need in (root, legend, root / PHOTOS):
         if not need.exists():
             raise FileNotFoundError(f"{need}: no such file or folder (LFW needs {LEGEND} and {PHOTOS}/)")
-    with open(legend, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if "image" not in header or "emotion" not in header:
-            raise DataError(f"{legend}: expected columns user.id,image,emotion; got {', '.join(header) or 'none'}")
-        i_image, i_label = header.index("image"), header.index("emotion")
-        rows = [r for r in reader if len(r) > max(i_image, i_label)]
+    try:
+        with open(legend, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = [h.strip().lower() for h in next(reader, [])]
+            rows = [r for r in reader if r]  # blank lines are not rows
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{legend}: not a readable UTF-8 CSV ({exc})") from None
+    if "image" not in header or "emotion" not in header:
+        raise DataError(f"{legend}: expected columns user.id,image,emotion; got {', '.join(header) or 'none'}")
+    i_image, i_label = header.index("image"), header.index("emotion")
     files, labels, skipped = [], [], {}
     first_label: dict[str, str] = {}
 
@@ -89,6 +94,9 @@ def index_lfw(root: str | os.PathLike) -> FileIndex:
         skipped[reason] = skipped.get(reason, 0) + 1
 
     for r in rows:
+        if len(r) <= max(i_image, i_label):
+            skip(SKIP_SHORT_ROW)
+            continue
         image, name = r[i_image].strip(), r[i_label].strip().lower()
         path = photo_path(root, image)
         if path is None:

@@ -32,7 +32,7 @@ from edgefer.data.folders import (
 )
 from edgefer.data.lfw import LEGEND, PHOTOS, read_lfw
 from edgefer.errors import DataError
-from edgefer.io import is_image_file
+from edgefer.io import is_image_file, missing_reason
 from edgefer.labels import CLASSES, label_index
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,11 @@ def dataset_root() -> Path:
 
 
 def _csv_header(path: Path) -> list[str]:
+    # The first line alone: a bad byte further down is the reader's to name, with its line.
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [h.strip().lower() for h in next(csv.reader(f), [])]
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16).decode("utf-8-sig")
+        return [h.strip().lower() for h in next(csv.reader([first]), [])]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
@@ -101,7 +103,7 @@ def detect_format(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise FileNotFoundError(f"{path}: {missing_reason(p, 'file or folder')}")
     if p.is_file():
         if p.suffix.lower() == ".csv" and "pixels" in _csv_header(p):
             return "fer-csv"
@@ -125,7 +127,7 @@ def resolve(path: str | os.PathLike, format: str | None = None) -> tuple[Path, s
     """``(path, format)`` checked: the format detected or validated, a folder holding one FER CSV replaced by it."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise FileNotFoundError(f"{path}: {missing_reason(p, 'file or folder')}")
     if format is None:
         format = detect_format(p)
     elif format not in FORMATS:
@@ -160,26 +162,29 @@ def read_ferplus_votes(path: str | os.PathLike, key_column: str | None = "file")
         and not-a-face votes dropped; NaN where the row has no votes (empty cells).
     """
     path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        missing = [c for c in (*FERPLUS_VOTES[:7], *([key_column] if key_column else [])) if c not in header]
-        if missing:
-            raise DataError(f"{path}: not a FER+ file; missing columns {', '.join(missing)}")
-        cols = [header.index(name) for name in FERPLUS_VOTES[:7]]
-        order = [label_index(name) for name in FERPLUS_VOTES[:7]]
-        i_key = None if key_column is None else header.index(key_column)
-        keys, cells = [], []
-        for row in reader:
-            if not row:  # blank lines are not rows, as in fer_csv
-                continue
-            n = len(keys)
-            try:
-                cells.append([row[i].strip() or "nan" for i in cols])
-                keys.append(str(n) if i_key is None else row[i_key].strip())
-            except IndexError:
-                raise DataError(f"{path}: row {n} (line {reader.line_num}): {len(row)} columns, "
-                                f"expected {len(header)}") from None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = [h.strip().lower() for h in next(reader, [])]
+            missing = [c for c in (*FERPLUS_VOTES[:7], *([key_column] if key_column else [])) if c not in header]
+            if missing:
+                raise DataError(f"{path}: not a FER+ file; missing columns {', '.join(missing)}")
+            cols = [header.index(name) for name in FERPLUS_VOTES[:7]]
+            order = [label_index(name) for name in FERPLUS_VOTES[:7]]
+            i_key = None if key_column is None else header.index(key_column)
+            keys, cells = [], []
+            for row in reader:
+                if not row:  # blank lines are not rows, as in fer_csv
+                    continue
+                n = len(keys)
+                try:
+                    cells.append([row[i].strip() or "nan" for i in cols])
+                    keys.append(str(n) if i_key is None else row[i_key].strip())
+                except IndexError:
+                    raise DataError(f"{path}: row {n} (line {reader.line_num}): {len(row)} columns, "
+                                    f"expected {len(header)}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
     try:
         found = np.array(cells, dtype=np.float32).reshape(-1, len(cols))
     except ValueError as exc:

@@ -43,7 +43,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 import edgefer
-from edgefer.io import MAX_PIXELS, _pil_to_array
+from edgefer.io import IMAGE_FORMATS, MAX_PIXELS, _pil_to_array
 from edgefer.labels import CLASSES
 from edgefer.recognize import DEFAULT_MODEL, Recognizer, shipped_models
 
@@ -52,9 +52,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 MULTIPART_SLACK = 16 * 1024
 """Bytes a request body may carry beyond the file itself: multipart boundaries and part headers."""
-
-IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "PPM")
-"""PIL decoders tried on uploads (JPEG covers MPO, phones' multi-picture JPEG); the rest (EPS, which runs Ghostscript, and exotic formats) are refused."""
 
 
 class FaceOut(BaseModel):

@@ -149,4 +149,4 @@ def test_predict_needs_input_and_known_model(tmp_path):
     """No INPUT, or an unknown model name, is a clear error with exit code 1."""
     assert "give at least one INPUT" in runner.invoke(app, ["predict"]).stderr
     result = predict(EXAMPLE, "--model", "no_such_model", "--out", tmp_path)
-    assert result.exit_code == 1 and "'no_such_model' is neither a checkpoint file nor a shipped model" in result.stderr
+    assert result.exit_code == 1 and "'no_such_model' is neither a model file nor a shipped model" in result.stderr

@@ -1,0 +1,163 @@
+"""Classifiers: what turns model pixels (uint8 (N, S, S)) into class probabilities (N, 7).
+
+Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probabilities``):
+
+* ``.pt``: a checkpoint written by ``edgefer train`` (:class:`TorchClassifier`; loaded with
+  ``weights_only=True``).
+* ``.onnx``: a graph written by ``edgefer export`` (:class:`~edgefer.export.OnnxClassifier`,
+  float or int8).
+* ``.json``: an *ensemble manifest* (:class:`EnsembleClassifier`): member files beside it whose
+  probabilities are averaged, optionally over test-time views (``hflip``: the mirrored face).
+  A manifest is plain data, never code::
+
+      {"format": "edgefer-ensemble", "version": 1, "name": "fernet-ens",
+       "members": ["fernet-int8.onnx", "fernet-fusion-int8.onnx"], "tta": ["identity", "hflip"],
+       "scores": {...}, "description": "..."}
+
+  Members are ``.pt`` or ``.onnx`` files named relative to the manifest's folder, and all must
+  share one preprocessing spec.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgefer.labels import CLASSES
+from edgefer.preprocess.spec import PreprocessSpec
+
+MODEL_SUFFIXES = (".json", ".onnx", ".pt")
+"""Model file kinds, in the order a shipped model's name is looked up."""
+
+ENSEMBLE_FORMAT = "edgefer-ensemble"
+TTA_VIEWS = ("identity", "hflip")
+"""Test-time views of a face: as is, and mirrored left to right."""
+
+
+class TorchClassifier:
+    """A checkpoint's model in PyTorch.
+
+    Parameters
+    ----------
+    path : a ``.pt`` checkpoint written by ``edgefer train``.
+    device : torch device.
+    batch_size : faces per forward pass.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256):
+        from edgefer.train.checkpoint import load_checkpoint, model_from_checkpoint
+        self.path = Path(path)
+        self.checkpoint = load_checkpoint(self.path)
+        self.model = model_from_checkpoint(self.checkpoint).to(device).eval()
+        self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
+        self.name = self.checkpoint["model_name"]
+        self.device = device
+        self.batch_size = batch_size
+
+    @property
+    def info(self) -> dict:
+        c = self.checkpoint
+        return {"name": self.name, "path": str(self.path), "kind": "torch", "preprocess": self.spec.to_dict(),
+                "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}), "classes": list(CLASSES)}
+
+    @torch.no_grad()
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""
+        out = []
+        for i in range(0, len(pixels), self.batch_size):
+            x = self.spec.to_tensor(pixels[i:i + self.batch_size]).to(self.device)
+            out.append(self.model(x).float().softmax(1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The validated content of an ensemble manifest, with ``members`` as absolute paths.
+
+    Raises
+    ------
+    ValueError
+        Not JSON, not an edgefer ensemble, or a member that is missing, nested or of another kind.
+    """
+    path = Path(path)
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON model manifest ({exc})") from None
+    if not isinstance(m, dict) or m.get("format") != ENSEMBLE_FORMAT:
+        raise ValueError(f"{path}: not an edgefer model manifest (\"format\" must be {ENSEMBLE_FORMAT!r})")
+    members = m.get("members")
+    if not isinstance(members, list) or not members or not all(isinstance(x, str) for x in members):
+        raise ValueError(f"{path}: \"members\" must be a non-empty list of model file names")
+    tta = m.get("tta", ["identity"])
+    if not isinstance(tta, list) or not tta or any(v not in TTA_VIEWS for v in tta):
+        raise ValueError(f"{path}: \"tta\" must be a non-empty list of {', '.join(TTA_VIEWS)}; got {tta!r}")
+    resolved = []
+    for name in members:
+        p = (path.parent / name).resolve()
+        if p.suffix not in (".pt", ".onnx"):
+            raise ValueError(f"{path}: member {name!r} must be a .pt or .onnx file")
+        if not p.is_file():
+            raise ValueError(f"{path}: member {name!r} not found at {p}")
+        resolved.append(p)
+    return {**m, "members": resolved, "tta": tta}
+
+
+class EnsembleClassifier:
+    """The mean probabilities of several models over test-time views (see the module's doc).
+
+    Parameters
+    ----------
+    path : an ensemble manifest (``.json``).
+    device, batch_size, threads : passed to the members.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
+                 threads: int | None = None):
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads)
+                        for p in self.manifest["members"]]
+        specs = {json.dumps(m.spec.to_dict(), sort_keys=True) for m in self.members}
+        if len(specs) > 1:
+            raise ValueError(f"{self.path}: members use different preprocessing; an ensemble needs one")
+        self.spec = self.members[0].spec
+        self.tta = tuple(self.manifest["tta"])
+        self.name = str(self.manifest.get("name", self.path.stem))
+
+    @property
+    def info(self) -> dict:
+        m = self.manifest
+        return {"name": self.name, "path": str(self.path), "kind": "ensemble",
+                "members": [x.info for x in self.members], "tta": list(self.tta),
+                "preprocess": self.spec.to_dict(), "description": m.get("description", ""),
+                "trained_on": m.get("trained_on", {}), "scores": m.get("scores", {}), "classes": list(CLASSES)}
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """float (N, 7) mean class probabilities over members and views."""
+        pixels = np.asarray(pixels)
+        total = None
+        for view in self.tta:
+            x = np.ascontiguousarray(pixels[..., ::-1]) if view == "hflip" else pixels
+            for m in self.members:
+                p = m.probabilities(x)
+                total = p if total is None else total + p
+        return (total / (len(self.tta) * len(self.members))).astype(np.float32)
+
+
+def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None):
+    if path.suffix == ".onnx":
+        from edgefer.export import OnnxClassifier
+        return OnnxClassifier(path, batch_size=batch_size, threads=threads)
+    return TorchClassifier(path, device=device, batch_size=batch_size)
+
+
+def load_classifier(path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
+                    threads: int | None = None):
+    """The classifier of a model file, by its suffix: ``.json`` manifest, ``.onnx`` or ``.pt``."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return EnsembleClassifier(path, device=device, batch_size=batch_size, threads=threads)
+    return _load_single(path, device=device, batch_size=batch_size, threads=threads)

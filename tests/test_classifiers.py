@@ -1,0 +1,134 @@
+"""Tests for edgefer.classifiers (ensemble manifests, test-time views), int8 quantization, and the
+shipped models."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import edgefer.recognize
+from edgefer.classifiers import EnsembleClassifier, TorchClassifier, load_classifier, read_manifest
+from edgefer.export import OnnxClassifier, export_onnx, quantize_onnx
+from edgefer.labels import CLASSES
+from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, Recognizer, resolve_model, shipped_models
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """40 uint8 48x48 'faces': smooth random blobs, so that mirroring changes the input."""
+    rng = np.random.default_rng(1)
+    small = rng.integers(0, 256, (40, 6, 6), dtype=np.uint8)
+    return np.stack([np.kron(s, np.ones((8, 8), np.uint8)) for s in small])
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoint, tmp_path_factory, faces):
+    """A folder with the tiny checkpoint, its float ONNX export and an int8 copy."""
+    d = tmp_path_factory.mktemp("models")
+    shutil.copy(tiny_checkpoint, d / "a.pt")
+    export_onnx(d / "a.pt", d / "a.onnx")
+    quantize_onnx(d / "a.onnx", d / "a-int8.onnx", faces)
+    return d
+
+
+def _manifest(folder, members, tta=("identity", "hflip"), name="ens.json", **extra):
+    path = folder / name
+    path.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": list(members),
+                                "tta": list(tta), **extra}))
+    return path
+
+
+def test_ensemble_is_the_mean_over_members_and_mirrored_views(models, faces):
+    """Two members x (face, mirrored face): the mean of the four probability tables."""
+    ens = EnsembleClassifier(_manifest(models, ["a.pt", "a.onnx"]))
+    torch_c, onnx_c = TorchClassifier(models / "a.pt"), OnnxClassifier(models / "a.onnx")
+    mirrored = np.ascontiguousarray(faces[:, :, ::-1])
+    expected = (torch_c.probabilities(faces) + torch_c.probabilities(mirrored)
+                + onnx_c.probabilities(faces) + onnx_c.probabilities(mirrored)) / 4
+    got = ens.probabilities(faces)
+    assert got.shape == (len(faces), len(CLASSES))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, (torch_c.probabilities(faces) + onnx_c.probabilities(faces)) / 2, atol=1e-4)
+    assert ens.info["kind"] == "ensemble" and ens.info["tta"] == ["identity", "hflip"]
+    assert len(ens.info["members"]) == 2
+
+
+def test_int8_copy_keeps_predictions_and_smooth_probabilities(models, faces):
+    """The int8 model agrees with the float one on most faces; probabilities are not in 1/255 steps."""
+    f32, i8 = OnnxClassifier(models / "a.onnx"), OnnxClassifier(models / "a-int8.onnx")
+    p32, p8 = f32.probabilities(faces), i8.probabilities(faces)
+    np.testing.assert_allclose(p8.sum(1), 1, atol=1e-5)
+    assert np.abs(p8 - p32).max() < 0.1
+    steps = p8 * 255
+    assert np.abs(steps - np.round(steps)).max() > 0.01, "softmax output was quantized"
+    assert i8.info["quantization"].startswith("int8") and i8.spec == f32.spec
+    assert (models / "a-int8.onnx").stat().st_size < (models / "a.onnx").stat().st_size
+
+
+def test_quantize_refuses_overwrite_and_bad_calibration(models, faces):
+    with pytest.raises(FileExistsError, match="a-int8.onnx"):
+        quantize_onnx(models / "a.onnx", models / "a-int8.onnx", faces)
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_onnx(models / "a.onnx", models / "other.onnx", faces[:, :40, :40])
+    assert not (models / "other.onnx").exists()
+
+
+@pytest.mark.parametrize("content, match", [
+    ("not json", "not a JSON model manifest"),
+    (json.dumps({"format": "other"}), "not an edgefer model manifest"),
+    (json.dumps({"format": "edgefer-ensemble", "members": []}), "non-empty list"),
+    (json.dumps({"format": "edgefer-ensemble", "members": ["missing.pt"]}), "'missing.pt' not found"),
+    (json.dumps({"format": "edgefer-ensemble", "members": ["bad.json"]}), "must be a .pt or .onnx"),
+    (json.dumps({"format": "edgefer-ensemble", "members": ["a.pt"], "tta": ["rotate"]}), "tta"),
+])
+def test_bad_manifest_is_refused_naming_the_file(models, tmp_path, content, match):
+    shutil.copy(models / "a.pt", tmp_path / "a.pt")
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_classifier(path)
+    assert "bad.json" in str(info.value)
+
+
+def test_members_must_share_preprocessing(models, tmp_path):
+    """An ensemble of a 48x48 model and a model with other preprocessing is refused."""
+    import torch
+
+    from edgefer.train.checkpoint import load_checkpoint, save_checkpoint
+    c = load_checkpoint(models / "a.pt")
+    save_checkpoint(tmp_path / "b.pt", model_name=c["model_name"], model_kwargs=c["model_kwargs"],
+                    state_dict={k: torch.as_tensor(v) for k, v in c["state_dict"].items()},
+                    preprocess={**c["preprocess"], "equalize": not c["preprocess"]["equalize"]})
+    shutil.copy(models / "a.pt", tmp_path / "a.pt")
+    with pytest.raises(ValueError, match="different preprocessing"):
+        EnsembleClassifier(_manifest(tmp_path, ["a.pt", "b.pt"]))
+
+
+def test_recognizer_takes_onnx_and_manifest_files(models, faces):
+    """Recognizer accepts .onnx and .json model files and gives probabilities that sum to 1."""
+    for path in (models / "a-int8.onnx", _manifest(models, ["a-int8.onnx"], name="one.json")):
+        rec = Recognizer(path)
+        p = rec.probabilities(faces)
+        np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+        assert rec.info["path"] == str(path)
+
+
+def test_shipped_names_resolve_by_suffix(monkeypatch, models):
+    """A shipped name finds its .json, .onnx or .pt file; all are listed."""
+    monkeypatch.setattr(edgefer.recognize, "WEIGHTS_DIR", models)
+    _manifest(models, ["a.pt"], name="combo.json")
+    assert {"a", "a-int8", "combo"} <= set(shipped_models())
+    assert resolve_model("combo").name == "combo.json"
+    assert resolve_model("a-int8").name == "a-int8.onnx"
+
+
+def test_shipped_default_and_fast_models_are_valid():
+    """The package's default ensemble and fast model load, and the manifest's members exist."""
+    names = shipped_models()
+    assert DEFAULT_MODEL in names and FAST_MODEL in names and "fernet" in names
+    man = read_manifest(resolve_model(DEFAULT_MODEL))
+    assert [p.name for p in man["members"]] == ["fernet-int8.onnx", "fernet-fusion-int8.onnx"]
+    assert man["tta"] == ["identity", "hflip"]
+    assert Recognizer().name == DEFAULT_MODEL
