@@ -73,6 +73,19 @@ class VideoInfo:
     frame_count: int
 
 
+def _capture(source: str | int, cannot_open: str, no_frames: str) -> tuple[cv2.VideoCapture, np.ndarray]:
+    """An open capture of a file or camera and its first frame; DataError with the message given otherwise."""
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        cap.release()
+        raise DataError(cannot_open)
+    ok, first = cap.read()
+    if not ok or first is None:
+        cap.release()
+        raise DataError(no_frames)
+    return cap, first
+
+
 def _open(path: str | os.PathLike) -> tuple[cv2.VideoCapture, np.ndarray, VideoInfo]:
     """An open capture, its first frame and its info; raises naming the file otherwise."""
     p = Path(path)
@@ -82,14 +95,8 @@ def _open(path: str | os.PathLike) -> tuple[cv2.VideoCapture, np.ndarray, VideoI
         raise DataError(f"{p}: is a folder, expected a video file")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        cap.release()
-        raise DataError(f"{p}: cannot open as a video (not a video, corrupt, or an unsupported codec)")
-    ok, first = cap.read()
-    if not ok or first is None:
-        cap.release()
-        raise DataError(f"{p}: video has no readable frames (corrupt or truncated?)")
+    cap, first = _capture(str(p), f"{p}: cannot open as a video (not a video, corrupt, or an unsupported codec)",
+                          f"{p}: video has no readable frames (corrupt or truncated?)")
     fps = cap.get(cv2.CAP_PROP_FPS)
     info = VideoInfo(fps=float(fps) if fps and np.isfinite(fps) and fps > 0 else 25.0,
                      width=first.shape[1], height=first.shape[0],
@@ -165,14 +172,8 @@ def iter_camera(index: int = 0, every: int = 1) -> Iterator[tuple[int, np.ndarra
         When the camera cannot be opened or gives no first frame.
     """
     every = _check_every(every)
-    cap = cv2.VideoCapture(int(index))
-    if not cap.isOpened():
-        cap.release()
-        raise DataError(f"camera {index}: cannot be opened (no such camera, or it is in use)")
-    ok, first = cap.read()
-    if not ok or first is None:
-        cap.release()
-        raise DataError(f"camera {index}: opened but gives no frames")
+    cap, first = _capture(int(index), f"camera {index}: cannot be opened (no such camera, or it is in use)",
+                          f"camera {index}: opened but gives no frames")
     return _frames(cap, first, every)
 
 

@@ -5,15 +5,8 @@ from edgefer.models import create_model
 from edgefer.models.frrcnn import feature_redundancy, ti_pool, ti_transforms
 
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These tensors are tiny: on a shared 2-core machine, thread hand-offs cost more than
-    # the arithmetic, so run single-threaded and restore the setting afterwards.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny tensors: one torch thread is faster than two on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _ce(logits, target):
     return -(target * logits.log_softmax(1)).sum(1).mean()

@@ -8,15 +8,9 @@ from edgefer.models.rcnn import (Detections, FasterRCNN, box_iou, decode_boxes, 
                                  make_anchors, nms, roi_align)
 
 
+# Tiny tensors: one torch thread is faster than two on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These tensors are tiny: on a shared 2-core machine, thread hand-offs cost more than
-    # the arithmetic, so run single-threaded and restore the setting afterwards.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def _ce(logits, target):
     return -(target * logits.log_softmax(1)).sum(1).mean()
