@@ -152,7 +152,7 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, calibration: n
     if calibration.ndim != 3 or len(calibration) == 0 or calibration.shape[1:] != (spec.input_size,) * 2:
         raise ValueError(f"`calibration` must be non-empty uint8 pixels (N, {spec.input_size}, "
                          f"{spec.input_size}); got shape {calibration.shape}")
-    x = spec.to_tensor(calibration).numpy()
+    x = spec.to_array(calibration)
 
     class _Reader(CalibrationDataReader):
         def __init__(self):
@@ -166,11 +166,9 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, calibration: n
         warnings.simplefilter("ignore")
         pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(src), str(pre))
-        softmax = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Softmax"]
-        # The softmax stays float: quantized, its output (the probabilities) would come in steps of 1/255.
         quantize_static(str(pre), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        nodes_to_exclude=softmax)
+                        nodes_to_exclude=_float_nodes(onnx.load(str(pre))))
         proto = onnx.load(str(q))
     meta.update(quantization="int8 static (QDQ, per-channel weights), "
                              f"calibrated on {len(x)} faces", source_onnx=src.name)
@@ -181,6 +179,29 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, calibration: n
     data = proto.SerializeToString()
     log.info("quantized %s to %s (%d bytes)", src, out, len(data))
     return atomic_write_bytes(out, lambda f: f.write(data))
+
+
+def _float_nodes(proto) -> list[str]:
+    """Nodes kept in float by :func:`quantize_onnx`.
+
+    * The softmax: quantized, the probabilities would come in steps of 1/255.
+    * Kirsch edge fusion: every node in the scope of a convolution whose weights are the 8
+      compass masks (as :func:`~edgefer.preprocess.torch_ops.kirsch_conv` exports it). Float
+      edges are exact, and faster here than int8 ones (810 against 540 crops/s measured for
+      the edge-fused ``fernet``).
+    """
+    from onnx import numpy_helper
+
+    from edgefer.preprocess.kernels import KIRSCH_KERNELS
+    inits = {i.name: i for i in proto.graph.initializer}
+    scopes = set()
+    for n in proto.graph.node:
+        w = inits.get(n.input[1]) if n.op_type == "Conv" and len(n.input) > 1 else None
+        if w is not None and list(w.dims) == [8, 1, 3, 3] and np.array_equal(
+                numpy_helper.to_array(w)[:, 0], KIRSCH_KERNELS):
+            scopes.add(n.name.rsplit("/", 1)[0] + "/")
+    return [n.name for n in proto.graph.node
+            if n.op_type == "Softmax" or any(n.name.startswith(sc) for sc in scopes)]
 
 
 class OnnxClassifier:
@@ -235,6 +256,6 @@ class OnnxClassifier:
         """float (N, 7) class probabilities for uint8 model pixels (N, S, S)."""
         out = []
         for i in range(0, len(pixels), self.batch_size):
-            x = self.spec.to_tensor(pixels[i:i + self.batch_size]).numpy()
+            x = self.spec.to_array(pixels[i:i + self.batch_size])
             out.append(self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0].astype(np.float32))
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)

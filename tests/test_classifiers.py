@@ -151,3 +151,33 @@ def test_shipped_models_accuracy_on_publictest_sample():
         rec = Recognizer(name)
         acc[name] = float((rec.probabilities(rec.spec.crops(ds.images)).argmax(1) == ds.labels).mean())
     assert acc[DEFAULT_MODEL] >= 0.63 and acc[FAST_MODEL] >= 0.61, acc
+
+
+def test_int8_keeps_kirsch_fusion_in_float(tmp_path, faces):
+    """In an edge-fused model the Kirsch convolution keeps its exact float masks after --int8,
+    while the learned convolutions are quantized; probabilities stay close to the float model's."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from edgefer.models import create_model
+    from edgefer.preprocess.kernels import KIRSCH_KERNELS
+    from edgefer.preprocess.spec import PreprocessSpec
+    from edgefer.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("fernet_small", fusion="feature")
+    save_checkpoint(tmp_path / "f.pt", model_name="fernet_small", model_kwargs={"fusion": "feature"},
+                    state_dict=model.state_dict(), preprocess=PreprocessSpec(input_size=48).to_dict())
+    export_onnx(tmp_path / "f.pt", tmp_path / "f.onnx")
+    quantize_onnx(tmp_path / "f.onnx", tmp_path / "f8.onnx", faces)
+    proto = onnx.load(str(tmp_path / "f8.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    kirsch = [n for n in convs if n.input[1] in inits and inits[n.input[1]].shape == (8, 1, 3, 3)]
+    assert len(kirsch) == 1 and np.array_equal(inits[kirsch[0].input[1]][:, 0], KIRSCH_KERNELS)
+    assert inits[kirsch[0].input[1]].dtype == np.float32
+    assert any(n.op_type == "DequantizeLinear" for n in proto.graph.node)
+    p32 = OnnxClassifier(tmp_path / "f.onnx").probabilities(faces)
+    p8 = OnnxClassifier(tmp_path / "f8.onnx").probabilities(faces)
+    assert np.abs(p8 - p32).max() < 0.1

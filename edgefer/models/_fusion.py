@@ -19,11 +19,12 @@ _eager = threading.local()
 
 @contextlib.contextmanager
 def eager_fusion():
-    """Within this block, ``feature`` fusion runs as plain torch ops, ``x + weight * kirsch(x)``.
+    """Within this block, ``feature`` fusion runs as plain torch ops, ``x + weight * kirsch_conv(x)``.
 
     The fast CPU path of :func:`~edgefer.preprocess.torch_ops.kirsch_fuse` is a custom autograd
     Function over numba kernels, which tracing (ONNX export) cannot see into: it would record
-    the result as a constant. The eager path computes the same values (same ring-sum formula).
+    the result as a constant. The eager path computes the same values (up to float rounding)
+    as a convolution with the 8 compass masks and a max, which ONNX runtimes run fast.
     """
     before = getattr(_eager, "on", False)
     _eager.on = True
@@ -57,8 +58,8 @@ class EdgeFusion(nn.Module):
             return x
         if self.mode == "feature":
             if getattr(_eager, "on", False):
-                from edgefer.preprocess.torch_ops import kirsch
-                return x + self.weight * kirsch(x)
+                from edgefer.preprocess.torch_ops import kirsch_conv
+                return x + self.weight * kirsch_conv(x)
             from edgefer.preprocess.torch_ops import kirsch_fuse
             return kirsch_fuse(x, self.weight)
         if input_edges is None:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from edgefer.preprocess import torch_ops
-from edgefer.preprocess.torch_ops import Kirsch, KirschFusion, kirsch, kirsch_fuse
+from edgefer.preprocess.torch_ops import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
 
 # The 8 Kirsch compass masks written out here, independently of the package: north
 # first, each the previous one rotated clockwise by one neighbour.
@@ -58,6 +58,13 @@ def test_kirsch_equals_eight_masks(shape, dtype):
     """kirsch equals the max of the 8 mask correlations on replicate-padded input."""
     x = _random(shape, dtype) * 10 - 5
     torch.testing.assert_close(kirsch(x), _explicit_kirsch(x), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(7, 9), (3, 7, 9), (2, 3, 7, 9), (1, 1, 1, 1)])
+def test_kirsch_conv_equals_kirsch(shape):
+    """The convolution form (used for export) gives kirsch's values and shape."""
+    x = _random(shape, torch.float64) * 10 - 5
+    torch.testing.assert_close(kirsch_conv(x), kirsch(x), rtol=1e-9, atol=1e-9)
 
 
 def test_kirsch_nonnegative():
