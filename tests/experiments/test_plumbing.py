@@ -286,3 +286,27 @@ def test_fig5_interrupted_run_resumes_to_the_same_result(smoke_results, data_roo
     res = fig5.run(tiny("fig5", epochs=1), data_root=data_root, out=out, seed=0)
     assert res["models"]["edgecnn48"]["resumed"]
     assert res["summary"] == r5["summary"]
+
+
+def test_ablation_smoke_changes_one_thing_per_variant(data_root, tmp_path):
+    """Every ablation variant runs once, differs from the base in the one setting it names, and is timed."""
+    from edgefer.experiments import ablation
+    from edgefer.experiments._common import MODEL_LR
+
+    ablation.run(tiny("ablation", epochs=1), data_root=data_root, out=tmp_path, seed=0)
+    saved = json.loads((tmp_path / "ablation.json").read_text())
+    s = saved["summary"]
+    assert set(s) == {"base", "fusion_none", "fusion_input", "loss_mse", "input_96", "no_equalize", "pool_stride"}
+    base = s["base"]
+    assert (base["model"], base["input_size"], base["loss"], base["equalize"], base["model_kwargs"]) == \
+        ("edgecnn48", 48, "ce", True, {})
+    assert base["delta_test_accuracy_vs_base"] == 0
+    assert s["fusion_none"]["model_kwargs"] == {"fusion": "none"}
+    assert s["fusion_input"]["model_kwargs"] == {"fusion": "input"}
+    assert s["pool_stride"]["model_kwargs"] == {"pool": "stride"}
+    assert s["loss_mse"]["loss"] == "mse" and s["no_equalize"]["equalize"] is False
+    assert (s["input_96"]["model"], s["input_96"]["input_size"]) == ("edgecnn", 96)
+    for name, row in s.items():
+        assert row["train_ms_per_batch"] > 0 and 0 <= row["test_accuracy"] <= 1, name
+        assert saved["runs"][name]["config"]["lr"] == MODEL_LR[row["model"]]  # the paper net's 0.002
+    assert (tmp_path / saved["plots"]["accuracy"]).stat().st_size > 1000
