@@ -45,7 +45,7 @@ WHAT = {
             "per class; the last epoch's numbers are reported.",
     "ablation": "One change at a time from the edge CNN (feature fusion, cross-entropy, equalization, "
                 "max pooling), same data and epochs; PrivateTest accuracy of the best epoch on PublicTest, "
-                "and time per training batch measured under controlled conditions.",
+                "and time per training batch (median of timed batches right after each run, with the torch threads in the provenance; another experiment may have shared the machine).",
 }
 DEFAULT_BUDGET = "reduced"
 ONE_POINT = 0.01
