@@ -146,7 +146,7 @@ def kirsch_conv(x: torch.Tensor) -> torch.Tensor:
     _check_image_tensor(x)
     shape = x.shape
     planes = F.pad(x.reshape(-1, 1, shape[-2], shape[-1]), (1, 1, 1, 1), mode="replicate")
-    masks = torch.as_tensor(KIRSCH_KERNELS, dtype=x.dtype, device=x.device)[:, None]
+    masks = torch.tensor(KIRSCH_KERNELS, dtype=x.dtype, device=x.device)[:, None]  # a copy: the masks are read-only
     return F.conv2d(planes, masks).amax(dim=1).reshape(shape)
 
 
