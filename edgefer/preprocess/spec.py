@@ -43,27 +43,25 @@ class PreprocessSpec:
             out[i] = self.crop(images[i])
         return out
 
+    def _batch(self, a):
+        """``a`` (an array or tensor) as (N, S, S): one image (S, S) gets a batch axis; other shapes raise."""
+        if a.ndim == 2:
+            a = a[None]
+        if a.ndim != 3 or a.shape[-1] != self.input_size or a.shape[-2] != self.input_size:
+            raise ValueError(f"`pixels` must be (N, {self.input_size}, {self.input_size}); "
+                             f"got shape {tuple(a.shape)}")
+        return a
+
     def to_array(self, pixels: np.ndarray) -> np.ndarray:
         """float32 (N, 1, S, S) normalized input from uint8 model pixels (N, S, S), in NumPy.
 
         The same values as :meth:`to_tensor`, without torch: ONNX Runtime's threads then do
         not compete with torch's spinning OpenMP workers.
         """
-        a = np.asarray(pixels)
-        if a.ndim == 2:
-            a = a[None]
-        if a.ndim != 3 or a.shape[-1] != self.input_size or a.shape[-2] != self.input_size:
-            raise ValueError(f"`pixels` must be ({self.input_size}, {self.input_size}) or (N, "
-                             f"{self.input_size}, {self.input_size}); got shape {a.shape}")
-        x = a.astype(np.float32) / np.float32(255.0)
+        x = self._batch(np.asarray(pixels)).astype(np.float32) / np.float32(255.0)
         return ((x - np.float32(self.mean)) / np.float32(self.std))[:, None]
 
     def to_tensor(self, pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
         """float32 (N, 1, S, S) normalized input from uint8 model pixels (N, S, S)."""
-        t = torch.as_tensor(pixels)
-        if t.ndim == 2:
-            t = t[None]
-        if t.ndim != 3 or t.shape[-1] != self.input_size or t.shape[-2] != self.input_size:
-            raise ValueError(f"`pixels` must be (N, {self.input_size}, {self.input_size}); "
-                             f"got shape {tuple(t.shape)}")
+        t = self._batch(torch.as_tensor(pixels))
         return ((t.float() / 255.0 - self.mean) / self.std).unsqueeze(1)
