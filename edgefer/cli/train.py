@@ -30,7 +30,8 @@ def train(
     schedule: str = typer.Option("cosine", "--schedule", help="cosine or constant."),
     warmup: float = typer.Option(0.0, "--warmup", help="Warm-up epochs."),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
-    soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of FER+ vote distributions in the targets."),
+    soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of soft targets in the targets: FER+ vote distributions, or --teacher's probabilities."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil: a shipped model's name or a model file whose probabilities on the training images are the soft targets (weight --soft-labels, default 0.5 with a teacher)."),
     augment: str = typer.Option("none", "--augment", help="none, flip, standard or strong."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 (autocast)."),
     model_arg: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE, e.g. fusion=none."),
@@ -53,12 +54,15 @@ def train(
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
     kwargs = parse_model_args(model_arg)
+    if teacher and soft_labels == 0:
+        soft_labels = 0.5
     try:
         size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
         cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=size, equalize=equalize, loss=loss,
                           batch_size=batch_size, epochs=epochs, lr=lr, optimizer=optimizer,
                           weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup,
                           label_smoothing=label_smoothing, soft_labels=soft_labels, augment=augment,
+                          teacher=_teacher_id(teacher) if teacher else "",
                           precision=precision, seed=seed, device=device,
                           checkpoint_every=checkpoint_every, max_steps=max_steps)
         cfg.validate()
@@ -75,9 +79,12 @@ def train(
             val_y = val_ds.labels
     except DataError as exc:
         fail(str(exc))
+    soft = train_ds.soft_labels
+    if teacher:
+        soft = _teacher_targets(teacher, train_ds, out)
     try:
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
-                     soft_targets=train_ds.soft_labels, out_dir=out, resume=resume, progress=True,
+                     soft_targets=soft, out_dir=out, resume=resume, progress=True,
                      trained_on={"data": str(data.resolve()), "split": split, "n": len(train_ds),
                                  "val_split": val_split})
     except (FileNotFoundError, ValueError, FloatingPointError) as exc:
@@ -88,3 +95,46 @@ def train(
         best = result["best_val_accuracy"]
         typer.echo((f"best validation accuracy {best:.4f}; " if best >= 0 else "no validation split; ")
                    + f"model saved to {result['best']}")
+
+
+def _teacher_id(teacher: str) -> str:
+    """What the run records of its teacher: the model file and the start of its SHA-256."""
+    import hashlib
+
+    from edgefer.recognize import resolve_model
+    try:
+        path = resolve_model(teacher)
+    except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
+        fail(f"--teacher: {exc}")
+    return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+
+
+def _teacher_targets(teacher: str, train_ds, out: Path):
+    """The teacher's class probabilities (N, 7) for the training images, in its own preprocessing.
+
+    Kept in ``out/teacher_targets.npy`` so that a resumed run uses the same targets.
+    """
+    import numpy as np
+
+    from edgefer.classifiers import load_classifier
+    from edgefer.data.pixels import dataset_pixels
+    from edgefer.errors import DataError
+    from edgefer.recognize import resolve_model
+    from edgefer.train.checkpoint import atomic_write_bytes
+
+    cache = out / "teacher_targets.npy"
+    if cache.is_file():
+        probs = np.load(cache)
+        if probs.shape == (len(train_ds), 7):
+            return probs
+    try:
+        clf = load_classifier(resolve_model(teacher))
+        pixels, _ = dataset_pixels(train_ds, clf.spec, progress=True)
+    except (FileNotFoundError, IsADirectoryError, ValueError, DataError) as exc:
+        fail(f"--teacher: {exc}")
+    typer.echo(f"teacher {teacher}: classifying {len(pixels):,} training images", err=True)
+    probs = np.concatenate([clf.probabilities(pixels[i:i + 1024]) for i in range(0, len(pixels), 1024)])
+    probs = probs.astype(np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(cache, lambda f: np.save(f, probs))
+    return probs

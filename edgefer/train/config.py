@@ -9,8 +9,9 @@ class TrainConfig:
     """Everything that decides a training run's result (with the data and the seed).
 
     ``loss``: ``ce`` (cross-entropy, the default people expect) or ``mse`` (the paper's: mean
-    square error between the softmax and one-hot targets). ``soft_labels``: weight of FER+ crowd
-    vote distributions mixed into the targets (0 = FER-2013 labels only). ``precision``:
+    square error between the softmax and one-hot targets). ``soft_labels``: weight of soft target
+    distributions mixed into the targets (0 = the data set's labels only): FER+ crowd votes, or,
+    when ``teacher`` names a model, that model's probabilities (knowledge distillation). ``precision``:
     ``bf16`` autocast (fast on CPUs with AVX-512 BF16 / AMX and on CUDA) or ``fp32``.
     ``checkpoint_every``: also checkpoint every N iterations inside an epoch (0 = epoch ends only).
     """
@@ -30,6 +31,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     soft_labels: float = 0.0
+    teacher: str = ""
     augment: str = "none"
     precision: str = "fp32"
     seed: int = 0

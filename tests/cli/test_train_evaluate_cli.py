@@ -77,3 +77,36 @@ def test_cv_runs_folds(tiny_fer, tmp_path):
     assert res["n"] == 112 and len(res["per_fold"]) == 3
     assert sum(f["n_test"] for f in res["per_fold"]) == 112
     assert res["accuracy_mean"] > 0.7
+
+
+def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
+    """--teacher: a first run's best.pt classifies the training images; a second run is trained
+    towards those probabilities, records the teacher (file and hash) and keeps the targets for resume."""
+    first = tmp_path / "teacher"
+    args = ["train", "--data", str(tiny_fer), "--model", "fernet_small", "--arg", "fusion=none",
+            "--batch-size", "16", "--lr", "0.05", "--val-split", "none"]
+    r = runner.invoke(app, args + ["--epochs", "2", "--out", str(first)])
+    assert r.exit_code == 0, r.output
+    student = tmp_path / "student"
+    r = runner.invoke(app, args + ["--epochs", "1", "--out", str(student), "--teacher", str(first / "last.pt")])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((student / "config.json").read_text())
+    assert cfg["teacher"].startswith("last.pt sha256:") and cfg["soft_labels"] == 0.5
+    targets = np.load(student / "teacher_targets.npy")
+    assert targets.shape == (64, 7)
+    np.testing.assert_allclose(targets.sum(1), 1, atol=1e-4)
+    # the teacher learned the toy task: its targets put most mass on the true class
+    from edgefer.data.load import load_dataset
+    true = load_dataset(tiny_fer, split="train").labels
+    assert (targets.argmax(1) == true).mean() >= 0.9
+    r = runner.invoke(app, args + ["--epochs", "2", "--out", str(student), "--teacher", str(first / "last.pt"),
+                                   "--resume"])
+    assert r.exit_code == 0, r.output
+
+
+def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
+    """A --teacher that does not exist is named, and nothing is trained."""
+    r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(tmp_path / "o"),
+                            "--teacher", str(tmp_path / "nope.pt")])
+    assert r.exit_code != 0 and "--teacher" in r.output and "nope.pt" in r.output
+    assert not (tmp_path / "o" / "last.pt").exists()
