@@ -16,10 +16,12 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "fernet-ens"
-"""Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: two
-int8 FERNets, one with edge fusion, averaged over the face and its mirror image)."""
-FAST_MODEL = "fernet-int8"
-"""The fastest shipped model (one int8 FERNet, no test-time views)."""
+"""Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
+ensemble of int8 FERNets, with and without edge fusion, chosen on PublicTest by
+``scripts/select_ensemble.py``; the manifest lists its members and views)."""
+FAST_MODEL = "fernet-kd-int8"
+"""The fast shipped model: one int8 FERNet, no test-time views, distilled from the ensemble
+(the best single model on PublicTest; ``results/shipped-models.json``)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@
 #   edgefer/weights/fernet-fusion-int8.onnx       $FUSION       (Kirsch edges fused after stage 1, seed 0)
 #   edgefer/weights/fernet-soft-int8.onnx         $SOFT         (plain, seed 1, half FER+ votes in the targets)
 #   edgefer/weights/fernet-fusion-soft-int8.onnx  $FUSION_SOFT  (edge-fused, seed 1, half FER+ votes)
+#   edgefer/weights/fernet-kd-int8.onnx           $KD           (plain, seed 2, distilled from the ensemble
+#                                                 of the four above that PublicTest chose; 70 % of
+#                                                 its targets are the ensemble's probabilities)
 #   edgefer/weights/fernet-ens.json               the subset of those, with or without the mirror
 #                                                 view, that scores best on PublicTest
 #
@@ -20,8 +23,9 @@ declare -A SRC=(
   [fernet-fusion-int8]=${FUSION:-runs/fernet-fusion/best.pt}
   [fernet-soft-int8]=${SOFT:-runs/fernet-s1-soft/best.pt}
   [fernet-fusion-soft-int8]=${FUSION_SOFT:-runs/fernet-fusion-s1-soft/best.pt}
+  [fernet-kd-int8]=${KD:-runs/fernet-kd/best.pt}
 )
-MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8)
+MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then

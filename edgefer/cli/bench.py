@@ -8,9 +8,9 @@ import typer
 
 from edgefer.cli._common import fail, print_json
 from edgefer.cli.main import app
+from edgefer.recognize import FAST_MODEL
 
-
-SHIPPED_TIMED = ("fernet-int8", "fernet")
+SHIPPED_TIMED = (FAST_MODEL, "fernet")
 """Shipped models timed besides the default: the fast int8 one and the float checkpoint."""
 
 
@@ -20,7 +20,7 @@ def bench(
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, fernet-int8, fernet): crops/s and end-to-end video fps."),
+    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, fernet-kd-int8, fernet): crops/s and end-to-end video fps."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
 ) -> None:
