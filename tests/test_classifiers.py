@@ -187,3 +187,25 @@ def test_int8_keeps_kirsch_fusion_in_float(tmp_path, faces):
     p32 = OnnxClassifier(tmp_path / "f.onnx").probabilities(faces)
     p8 = OnnxClassifier(tmp_path / "f8.onnx").probabilities(faces)
     assert np.abs(p8 - p32).max() < 0.1
+
+
+def test_models_command_marks_default_and_fast_models():
+    """`edgefer models` names the default and the fast shipped model, and scores read as percentages."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgefer.cli.main import app
+
+    r = CliRunner().invoke(app, ["models", "--json"])
+    assert r.exit_code == 0, r.output
+    shipped = json.loads(r.stdout)["shipped"]
+    assert [n for n, s in shipped.items() if s["default"]] == [DEFAULT_MODEL]
+    assert [n for n, s in shipped.items() if s["fast"]] == [FAST_MODEL]
+    assert shipped[DEFAULT_MODEL]["members"] == len(read_manifest(resolve_model(DEFAULT_MODEL))["members"])
+    r = CliRunner().invoke(app, ["models"])
+    lines = r.stdout.splitlines()
+    assert any(line.split()[:2] == [DEFAULT_MODEL, "(default)"] for line in lines)
+    assert any(line.split()[:2] == [FAST_MODEL, "(fast)"] for line in lines)
+    score = shipped[FAST_MODEL]["scores"]["val_accuracy"]
+    assert f"val_accuracy {100 * score:.2f} %" in r.stdout

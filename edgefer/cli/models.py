@@ -12,7 +12,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
     """List registered model architectures and the models shipped with trained weights."""
     from edgefer.models import create_model, list_models
     from edgefer.classifiers import load_classifier
-    from edgefer.recognize import DEFAULT_MODEL, shipped_models, shipped_path
+    from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, shipped_models, shipped_path
 
     arch = {}
     for name in list_models():
@@ -24,7 +24,8 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
     for name in shipped_models():
         info = load_classifier(shipped_path(name)).info
         arch_of = [m["name"] for m in info.get("members", [info])]
-        shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "default": name == DEFAULT_MODEL,
+        shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "members": len(arch_of),
+                         "default": name == DEFAULT_MODEL, "fast": name == FAST_MODEL,
                          "scores": info.get("scores", {}), "preprocess": info["preprocess"]}
     if as_json:
         print_json({"architectures": arch, "shipped": shipped})
@@ -33,8 +34,20 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
     for name, a in arch.items():
         typer.echo(f"  {name:14s} input {a['input_size']}x{a['input_size']}, {a['parameters']:,} parameters")
     typer.echo("shipped models (edgefer predict --model NAME):")
-    for name, s in shipped.items() or {}.items():
-        mark = " (default)" if s["default"] else ""
-        typer.echo(f"  {name:20s} {s['kind']:8s} {s['architecture']}{mark}, scores {s['scores']}")
+    for name, s in shipped.items():
+        mark = " (default)" if s["default"] else " (fast)" if s["fast"] else ""
+        what = f"{s['members']} models" if s["members"] > 1 else s["architecture"]
+        typer.echo(f"  {name + mark:34s} {s['kind']:8s} {what:9s} {_scores(s['scores'])}")
     if not shipped:
         typer.echo("  none")
+
+
+def _scores(scores: dict) -> str:
+    """``val_accuracy 65.67 %, epoch 19``: fractions as percentages, the rest as they are."""
+    parts = []
+    for key, value in scores.items():
+        if isinstance(value, float) and 0 <= value <= 1:
+            parts.append(f"{key} {100 * value:.2f} %")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
