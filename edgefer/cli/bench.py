@@ -8,10 +8,6 @@ import typer
 
 from edgefer.cli._common import fail, print_json
 from edgefer.cli.main import app
-from edgefer.recognize import FAST_MODEL
-
-SHIPPED_TIMED = (FAST_MODEL, "fernet")
-"""Shipped models timed besides the default: the fast int8 one and the float checkpoint."""
 
 
 @app.command()
@@ -38,10 +34,11 @@ def bench(
         fail(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
     rec, others = None, {}
     if shipped:
-        from edgefer.recognize import DEFAULT_MODEL, Recognizer, shipped_models
+        from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, Recognizer, shipped_models
         names = shipped_models()
         rec = Recognizer() if DEFAULT_MODEL in names else None
-        others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in SHIPPED_TIMED}
+        # besides the default: the fast int8 model and the float checkpoint
+        others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in (FAST_MODEL, "fernet")}
     res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()
     if out:
