@@ -54,7 +54,8 @@ def train(
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
     kwargs = parse_model_args(model_arg)
-    if teacher and soft_labels == 0:
+    teacher_path = _teacher_path(teacher) if teacher else None
+    if teacher_path and soft_labels == 0:
         soft_labels = 0.5
     try:
         size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
@@ -62,7 +63,7 @@ def train(
                           batch_size=batch_size, epochs=epochs, lr=lr, optimizer=optimizer,
                           weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup,
                           label_smoothing=label_smoothing, soft_labels=soft_labels, augment=augment,
-                          teacher=_teacher_id(teacher) if teacher else "",
+                          teacher=_teacher_id(teacher_path) if teacher_path else "",
                           precision=precision, seed=seed, device=device,
                           checkpoint_every=checkpoint_every, max_steps=max_steps)
         cfg.validate()
@@ -80,8 +81,8 @@ def train(
     except DataError as exc:
         fail(str(exc))
     soft = train_ds.soft_labels
-    if teacher:
-        soft = _teacher_targets(teacher, train_ds, out)
+    if teacher_path:
+        soft = _teacher_targets(teacher_path, train_ds, out, resume=resume)
     try:
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
                      soft_targets=soft, out_dir=out, resume=resume, progress=True,
@@ -97,44 +98,47 @@ def train(
                    + f"model saved to {result['best']}")
 
 
-def _teacher_id(teacher: str) -> str:
-    """What the run records of its teacher: the model file and the start of its SHA-256."""
-    import hashlib
-
+def _teacher_path(teacher: str) -> Path:
+    """The teacher's model file, or a clean exit naming the problem."""
     from edgefer.recognize import resolve_model
     try:
-        path = resolve_model(teacher)
+        return resolve_model(teacher)
     except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
         fail(f"--teacher: {exc}")
+
+
+def _teacher_id(path: Path) -> str:
+    """What the run records of its teacher: the model file and the start of its SHA-256."""
+    import hashlib
     return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
 
 
-def _teacher_targets(teacher: str, train_ds, out: Path):
+def _teacher_targets(path: Path, train_ds, out: Path, *, resume: bool):
     """The teacher's class probabilities (N, 7) for the training images, in its own preprocessing.
 
-    Kept in ``out/teacher_targets.npy`` so that a resumed run uses the same targets.
+    Kept in ``out/teacher_targets.npy``: a resumed run reuses them (before training, ``fit``
+    refuses a resume whose teacher hash differs from the saved run's); a new or overwriting run
+    computes them afresh.
     """
     import numpy as np
 
     from edgefer.classifiers import load_classifier
     from edgefer.data.pixels import dataset_pixels
     from edgefer.errors import DataError
-    from edgefer.recognize import resolve_model
     from edgefer.train.checkpoint import atomic_write_bytes
 
     cache = out / "teacher_targets.npy"
-    if cache.is_file():
+    if resume and cache.is_file():
         probs = np.load(cache)
         if probs.shape == (len(train_ds), 7):
             return probs
     try:
-        clf = load_classifier(resolve_model(teacher))
+        clf = load_classifier(path)
         pixels, _ = dataset_pixels(train_ds, clf.spec, progress=True)
-    except (FileNotFoundError, IsADirectoryError, ValueError, DataError) as exc:
+    except (ValueError, DataError) as exc:
         fail(f"--teacher: {exc}")
-    typer.echo(f"teacher {teacher}: classifying {len(pixels):,} training images", err=True)
-    probs = np.concatenate([clf.probabilities(pixels[i:i + 1024]) for i in range(0, len(pixels), 1024)])
-    probs = probs.astype(np.float32)
+    typer.echo(f"teacher {path.name}: classifying {len(pixels):,} training images", err=True)
+    probs = clf.probabilities(pixels).astype(np.float32)  # the classifier batches internally
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(cache, lambda f: np.save(f, probs))
     return probs

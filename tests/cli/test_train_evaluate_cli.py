@@ -102,6 +102,12 @@ def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
     r = runner.invoke(app, args + ["--epochs", "2", "--out", str(student), "--teacher", str(first / "last.pt"),
                                    "--resume"])
     assert r.exit_code == 0, r.output
+    # --overwrite is a new run: it does not reuse the targets left in the folder
+    np.save(student / "teacher_targets.npy", np.zeros((64, 7), np.float32))
+    r = runner.invoke(app, args + ["--epochs", "1", "--out", str(student), "--teacher", str(first / "last.pt"),
+                                   "--overwrite"])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_allclose(np.load(student / "teacher_targets.npy"), targets, atol=1e-6)
 
 
 def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
