@@ -37,6 +37,11 @@ TTA_VIEWS = ("identity", "hflip")
 """Test-time views of a face: as is, and mirrored left to right."""
 
 
+def view(pixels: np.ndarray, name: str) -> np.ndarray:
+    """Model pixels (N, S, S) as test-time view ``name`` (one of :data:`TTA_VIEWS`) shows them."""
+    return np.ascontiguousarray(pixels[..., ::-1]) if name == "hflip" else pixels
+
+
 class TorchClassifier:
     """A checkpoint's model in PyTorch.
 
@@ -139,8 +144,8 @@ class EnsembleClassifier:
         """float (N, 7) mean class probabilities over members and views."""
         pixels = np.asarray(pixels)
         total = None
-        for view in self.tta:
-            x = np.ascontiguousarray(pixels[..., ::-1]) if view == "hflip" else pixels
+        for name in self.tta:
+            x = view(pixels, name)
             for m in self.members:
                 p = m.probabilities(x)
                 total = p if total is None else total + p

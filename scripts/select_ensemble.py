@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from edgefer.classifiers import load_classifier
+from edgefer.classifiers import TTA_VIEWS, load_classifier, view
 from edgefer.data.load import dataset_root, load_splits
 from edgefer.recognize import WEIGHTS_DIR
 from edgefer.results import provenance, write_json
@@ -31,8 +31,7 @@ def member_probabilities(names, splits):
         probs[name] = {}
         for s in SPLITS:
             x = clf.spec.crops(splits[s].images)
-            probs[name][s] = {"identity": clf.probabilities(x),
-                              "hflip": clf.probabilities(np.ascontiguousarray(x[..., ::-1]))}
+            probs[name][s] = {v: clf.probabilities(view(x, v)) for v in TTA_VIEWS}
         print(f"scored {name}", file=sys.stderr)
     return probs
 
