@@ -64,9 +64,7 @@ class TorchClassifier:
 
     @property
     def info(self) -> dict:
-        c = self.checkpoint
-        return {"name": self.name, "path": str(self.path), "kind": "torch", "preprocess": self.spec.to_dict(),
-                "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}), "classes": list(CLASSES)}
+        return _torch_info(self.path, self.checkpoint)
 
     @torch.no_grad()
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
@@ -134,11 +132,7 @@ class EnsembleClassifier:
 
     @property
     def info(self) -> dict:
-        m = self.manifest
-        return {"name": self.name, "path": str(self.path), "kind": "ensemble",
-                "members": [x.info for x in self.members], "tta": list(self.tta),
-                "preprocess": self.spec.to_dict(), "description": m.get("description", ""),
-                "trained_on": m.get("trained_on", {}), "scores": m.get("scores", {}), "classes": list(CLASSES)}
+        return _ensemble_info(self.path, self.manifest, [x.info for x in self.members])
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """float (N, 7) mean class probabilities over members and views."""
@@ -150,6 +144,44 @@ class EnsembleClassifier:
                 p = m.probabilities(x)
                 total = p if total is None else total + p
         return (total / (len(self.tta) * len(self.members))).astype(np.float32)
+
+
+def _torch_info(path: Path, checkpoint: dict) -> dict:
+    c = checkpoint
+    return {"name": c["model_name"], "path": str(path), "kind": "torch",
+            "preprocess": PreprocessSpec.from_dict(c["preprocess"]).to_dict(),
+            "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}), "classes": list(CLASSES)}
+
+
+def _ensemble_info(path: Path, manifest: dict, members: list[dict]) -> dict:
+    m = manifest
+    specs = {json.dumps(x["preprocess"], sort_keys=True) for x in members}
+    if len(specs) > 1:
+        raise ValueError(f"{path}: members use different preprocessing; an ensemble needs one")
+    return {"name": str(m.get("name", path.stem)), "path": str(path), "kind": "ensemble",
+            "members": members, "tta": list(m["tta"]), "preprocess": members[0]["preprocess"],
+            "description": m.get("description", ""), "trained_on": m.get("trained_on", {}),
+            "scores": m.get("scores", {}), "classes": list(CLASSES)}
+
+
+def describe(path: str | os.PathLike) -> dict:
+    """What ``load_classifier(path).info`` says, read from the file(s) without building a model
+    or starting an ONNX Runtime session (``edgefer models`` lists every shipped model this way).
+
+    Raises
+    ------
+    ValueError
+        A file that is not a model edgefer can read, as :func:`load_classifier` would say.
+    """
+    path = Path(path)
+    if path.suffix == ".json":
+        manifest = read_manifest(path)
+        return _ensemble_info(path, manifest, [describe(p) for p in manifest["members"]])
+    if path.suffix == ".onnx":
+        from edgefer.export import onnx_info
+        return onnx_info(path)
+    from edgefer.train.checkpoint import load_checkpoint
+    return _torch_info(path, load_checkpoint(path))
 
 
 def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None):

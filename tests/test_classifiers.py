@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import edgefer.recognize
-from edgefer.classifiers import EnsembleClassifier, TorchClassifier, load_classifier, read_manifest
+from edgefer.classifiers import EnsembleClassifier, TorchClassifier, describe, load_classifier, read_manifest
 from edgefer.export import OnnxClassifier, export_onnx, quantize_onnx
 from edgefer.labels import CLASSES
 from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, Recognizer, resolve_model, shipped_models
@@ -113,6 +113,19 @@ def test_recognizer_takes_onnx_and_manifest_files(models, faces):
         p = rec.probabilities(faces)
         np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
         assert rec.info["path"] == str(path)
+
+
+def test_describe_matches_the_loaded_classifier_without_loading_it(models, tmp_path):
+    """describe() (what `edgefer models` lists) says what the loaded classifier's info says, for each
+    kind of model file, and refuses a broken ONNX file by name."""
+    ens = _manifest(models, ["a.pt", "a-int8.onnx"], name="both.json")
+    for path in (models / "a.pt", models / "a.onnx", models / "a-int8.onnx", ens):
+        assert describe(path) == load_classifier(path).info
+    assert describe(ens)["members"][1]["quantization"] != "none (float32)"
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(ValueError, match="bad.onnx"):
+        describe(bad)
 
 
 def test_shipped_names_resolve_by_suffix(monkeypatch, models):

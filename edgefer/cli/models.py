@@ -10,19 +10,22 @@ from edgefer.cli.main import app
 @app.command("models")
 def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """List registered model architectures and the models shipped with trained weights."""
+    import torch
+
     from edgefer.models import create_model, list_models
-    from edgefer.classifiers import load_classifier
+    from edgefer.classifiers import describe
     from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, shipped_models, shipped_path
 
     arch = {}
     for name in list_models():
-        m = create_model(name)
+        with torch.device("meta"):  # shapes only: no memory, no initialization
+            m = create_model(name)
         arch[name] = {"input_size": getattr(m, "input_size", None),
                       "parameters": sum(p.numel() for p in m.parameters()),
                       "doc": (m.__class__.__doc__ or "").strip().splitlines()[0]}
     shipped = {}
     for name in shipped_models():
-        info = load_classifier(shipped_path(name)).info
+        info = describe(shipped_path(name))
         arch_of = [m["name"] for m in info.get("members", [info])]
         shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "members": len(arch_of),
                          "default": name == DEFAULT_MODEL, "fast": name == FAST_MODEL,
