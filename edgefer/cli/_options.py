@@ -38,3 +38,35 @@ def check_out_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not (resume or overwrite):
         fail(f"--out {out}: already holds files; pass --resume to continue that run or "
              f"--overwrite to replace it")
+
+
+def train_config(model: str, model_arg: list[str] | None, input_size: int | None, **fields):
+    """A validated :class:`~edgefer.train.config.TrainConfig` for ``model`` (``--arg`` items
+    parsed, input size the model's unless given), or a clean exit naming the bad value."""
+    import torch
+
+    from edgefer.models import create_model
+    from edgefer.train.config import TrainConfig
+    kwargs = parse_model_args(model_arg)
+    try:
+        if not input_size:
+            with torch.device("meta"):  # only its input size is wanted
+                input_size = getattr(create_model(model, **kwargs), "input_size", 48)
+        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=input_size, **fields)
+        cfg.validate()
+    except TypeError as exc:  # a model argument the model does not take
+        fail(f"--model {model} --arg: {exc}")
+    except ValueError as exc:
+        fail(str(exc))
+    return cfg
+
+
+def decode_pixels(ds, spec):
+    """``(pixels, faces_found)`` of a data set; a photo that cannot be decoded (they are decoded
+    only now) is a clean exit naming it."""
+    from edgefer.data.pixels import dataset_pixels
+    from edgefer.errors import DataError
+    try:
+        return dataset_pixels(ds, spec, progress=True)
+    except DataError as exc:
+        fail(str(exc))

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail, print_json
-from edgefer.cli._options import check_out_dir, parse_model_args
+from edgefer.cli._options import check_out_dir, decode_pixels, train_config
 from edgefer.cli.main import app
 
 
@@ -34,26 +34,19 @@ def cv(
 ) -> None:
     """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy."""
     from edgefer.data.load import concat, load_splits
-    from edgefer.data.pixels import dataset_pixels
     from edgefer.errors import DataError
     from edgefer.evaluate.cv import cross_validate
-    from edgefer.models import create_model
     from edgefer.preprocess.spec import PreprocessSpec
     from edgefer.results import provenance, write_json
-    from edgefer.train.config import TrainConfig
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
-    kwargs = parse_model_args(model_arg)
+    cfg = train_config(model, model_arg, input_size, loss=loss, batch_size=batch_size, epochs=epochs, lr=lr,
+                       augment=augment, precision=precision, seed=seed, max_steps=max_steps)
     try:
-        size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
-        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=size, loss=loss, batch_size=batch_size,
-                          epochs=epochs, lr=lr, augment=augment, precision=precision, seed=seed,
-                          max_steps=max_steps)
-        cfg.validate()
         ds = concat(list(load_splits(data, fmt).values()))
     except (FileNotFoundError, DataError, ValueError) as exc:
         fail(str(exc))
-    pixels, _ = dataset_pixels(ds, PreprocessSpec(input_size=size, equalize=cfg.equalize), progress=True)
+    pixels, _ = decode_pixels(ds, PreprocessSpec(input_size=cfg.input_size, equalize=cfg.equalize))
     res = cross_validate(cfg, ds, pixels, k=folds, out_dir=out, resume=resume, progress=True)
     res["provenance"] = provenance(data=str(data), config=cfg.to_dict())
     write_json(out / "cv.json", res)

@@ -1,14 +1,13 @@
 """``edgefer train``: train a registered model on a data set."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from edgefer.cli._common import fail, print_json
-from edgefer.cli._options import check_out_dir, load_split, parse_model_args
+from edgefer.cli._options import check_out_dir, decode_pixels, load_split, train_config
 from edgefer.cli.main import app
 
 
@@ -45,41 +44,24 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Train MODEL on a data set; writes best.pt, last.pt, iterations.csv and history.json to --out."""
-    from edgefer.data.pixels import dataset_pixels
-    from edgefer.errors import DataError
-    from edgefer.models import create_model
     from edgefer.preprocess.spec import PreprocessSpec
-    from edgefer.train.config import TrainConfig
     from edgefer.train.loop import fit
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
-    kwargs = parse_model_args(model_arg)
     teacher_path = _teacher_path(teacher) if teacher else None
     if teacher_path and soft_labels == 0:
         soft_labels = 0.5
-    try:
-        size = input_size or getattr(create_model(model, **kwargs), "input_size", 48)
-        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=size, equalize=equalize, loss=loss,
-                          batch_size=batch_size, epochs=epochs, lr=lr, optimizer=optimizer,
-                          weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup,
-                          label_smoothing=label_smoothing, soft_labels=soft_labels, augment=augment,
-                          teacher=_teacher_id(teacher_path) if teacher_path else "",
-                          precision=precision, seed=seed, device=device,
-                          checkpoint_every=checkpoint_every, max_steps=max_steps)
-        cfg.validate()
-    except ValueError as exc:
-        fail(str(exc))
-    spec = PreprocessSpec(input_size=size, equalize=equalize)
+    cfg = train_config(model, model_arg, input_size, equalize=equalize, loss=loss, batch_size=batch_size,
+                       epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
+                       warmup_epochs=warmup, label_smoothing=label_smoothing, soft_labels=soft_labels,
+                       augment=augment, teacher=_teacher_id(teacher_path) if teacher_path else "",
+                       precision=precision, seed=seed, device=device, checkpoint_every=checkpoint_every,
+                       max_steps=max_steps)
+    spec = PreprocessSpec(input_size=cfg.input_size, equalize=equalize)
     train_ds = load_split(data, split, fmt)
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
-    val_px = val_y = None
-    try:  # photos are decoded only now: an unreadable one is named here
-        train_px, _ = dataset_pixels(train_ds, spec, progress=True)
-        if val_ds is not None:
-            val_px, _ = dataset_pixels(val_ds, spec, progress=True)
-            val_y = val_ds.labels
-    except DataError as exc:
-        fail(str(exc))
+    train_px, _ = decode_pixels(train_ds, spec)
+    val_px, val_y = (None, None) if val_ds is None else (decode_pixels(val_ds, spec)[0], val_ds.labels)
     soft = train_ds.soft_labels
     if teacher_path:
         soft = _teacher_targets(teacher_path, train_ds, out, resume=resume)

@@ -1,4 +1,5 @@
 import json
+import re
 
 import cv2
 import numpy as np
@@ -65,6 +66,18 @@ def test_train_bad_loss_is_clear(tiny_fer, tmp_path):
     """An unknown --loss names the accepted values."""
     r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--loss", "hinge", "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "'ce' or 'mse'" in r.output
+
+
+@pytest.mark.parametrize("command", ["train", "cv"])
+@pytest.mark.parametrize("args, match", [(["--model", "nonet"], "unknown model 'nonet'"),
+                                         (["--model", "fernet", "--arg", "depth=3"], "--model fernet --arg: .*depth")])
+def test_bad_model_or_model_argument_is_clear(tiny_fer, tmp_path, command, args, match):
+    """An unknown model, or an --arg the model does not take, exits 1 with one error line, before any work."""
+    r = runner.invoke(app, [command, "--data", str(tiny_fer), *args, "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and re.search(match, errors[0]), r.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_cv_runs_folds(tiny_fer, tmp_path):

@@ -190,6 +190,12 @@ def train(data, out, split="all"):
                   "--val-split", "none", "--batch-size", "4", "--max-steps", "1", "--out", out, "--json")
 
 
+def cv(data, out):
+    """``edgefer cv`` of a tiny model, 2 folds, one step each."""
+    return invoke("cv", "--data", data, "--model", "fernet_small", "--arg", "fusion=none", "--folds", "2",
+                  "--batch-size", "4", "--max-steps", "1", "--out", out, "--json")
+
+
 @pytest.mark.parametrize("kind", BAD)
 def test_evaluate_and_train_bad_image_in_data(tiny_checkpoint, tmp_path, inputs, kind):
     """A bad file in the data set: evaluate and train each exit 1 with one error naming it, before any training."""
@@ -202,13 +208,14 @@ def test_evaluate_and_train_bad_image_in_data(tiny_checkpoint, tmp_path, inputs,
 
 
 def test_evaluate_and_train_truncated_photo_named(tiny_checkpoint, tmp_path, inputs):
-    """A photo with a good header but cut data (decoded only when used) is named by evaluate and train, exit 1."""
+    """A photo with a good header but cut data (decoded only when used) is named by evaluate, train and
+    cv, exit 1."""
     root = tmp_path / "photos"
     (root / "happy").mkdir(parents=True)
     inputs.noise((120, 90)).save(root / "happy" / "ok.png")
     data = inputs.encode(inputs.noise((100, 80)), "PNG")
     (root / "happy" / "cut.png").write_bytes(data[:len(data) // 2])
-    for result in (evaluate(root, tiny_checkpoint), train(root, tmp_path / "run")):
+    for result in (evaluate(root, tiny_checkpoint), train(root, tmp_path / "run"), cv(root, tmp_path / "cv")):
         assert result.exit_code == 1
         error_line(result.output, root / "happy" / "cut.png", r"corrupt or truncated image")
 
