@@ -41,6 +41,22 @@ def tiny_checkpoint(tmp_path_factory):
     return out / "best.pt"
 
 
+@pytest.fixture(scope="session")
+def api_client(tiny_checkpoint):
+    """FastAPI's TestClient on the web app serving the tiny checkpoint (tests/web and tests/hardening)."""
+    pytest.importorskip("fastapi", reason="the web demo needs fastapi (pip install 'edgefer[web]')")
+    try:  # Starlette's TestClient runs on httpx2 (or, deprecated, httpx)
+        import httpx2  # noqa: F401
+    except ImportError:
+        pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx2 (or httpx)")
+    from fastapi.testclient import TestClient
+
+    from edgefer.recognize import Recognizer
+    from edgefer.web import create_app
+    with TestClient(create_app(Recognizer(tiny_checkpoint))) as c:
+        yield c
+
+
 ASTRONAUT_PATCH = (130, 20, 190, 200)
 """(x, y, w, h) of the region of skimage's astronaut photo pasted into test videos; its face is
 at (47, 46, 95, 95) inside the patch."""
