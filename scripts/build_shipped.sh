@@ -8,6 +8,8 @@
 #   edgefer/weights/fernet-kd-int8.onnx           $KD           (plain, seed 2, distilled from the ensemble
 #                                                 of the four above that PublicTest chose; 70 % of
 #                                                 its targets are the ensemble's probabilities)
+#   edgefer/weights/fernet-kd2-int8.onnx          $KD2          (as fernet-kd, seed 3, distilled from the
+#   edgefer/weights/fernet-kd3-int8.onnx          $KD3           five-member ensemble; fernet-kd3: seed 4)
 #   edgefer/weights/fernet-ens.json               the subset of those, with or without the mirror
 #                                                 view, that scores best on PublicTest
 #
@@ -24,8 +26,11 @@ declare -A SRC=(
   [fernet-soft-int8]=${SOFT:-runs/fernet-s1-soft/best.pt}
   [fernet-fusion-soft-int8]=${FUSION_SOFT:-runs/fernet-fusion-s1-soft/best.pt}
   [fernet-kd-int8]=${KD:-runs/fernet-kd/best.pt}
+  [fernet-kd2-int8]=${KD2:-runs/fernet-kd2/best.pt}
+  [fernet-kd3-int8]=${KD3:-runs/fernet-kd3/best.pt}
 )
-MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8)
+MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
+         fernet-kd3-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then

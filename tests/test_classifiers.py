@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import edgefer.recognize
-from edgefer.classifiers import EnsembleClassifier, TorchClassifier, describe, load_classifier, read_manifest
+from edgefer.classifiers import (TTA_VIEWS, EnsembleClassifier, TorchClassifier, describe, load_classifier,
+                                 read_manifest, view)
 from edgefer.export import OnnxClassifier, export_onnx, quantize_onnx
 from edgefer.labels import CLASSES
 from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, Recognizer, resolve_model, shipped_models
@@ -53,6 +54,32 @@ def test_ensemble_is_the_mean_over_members_and_mirrored_views(models, faces):
     assert not np.allclose(got, (torch_c.probabilities(faces) + onnx_c.probabilities(faces)) / 2, atol=1e-4)
     assert ens.info["kind"] == "ensemble" and ens.info["tta"] == ["identity", "hflip"]
     assert len(ens.info["members"]) == 2
+
+
+def test_zoom_views_scale_the_face_about_its_centre():
+    """zoom_in draws a centred square larger, zoom_out smaller; *_hflip mirrors the zoomed view;
+    shape and dtype are kept; an unknown view is refused."""
+    faces = np.zeros((3, 48, 48), np.uint8)
+    faces[:, 14:34, 14:34] = 200  # a 20x20 square, centred
+    faces[:, 5, 8] = 90  # off the vertical axis, so that mirroring changes it
+    area = {v: int((view(faces, v)[0] > 100).sum()) for v in TTA_VIEWS}
+    assert area["identity"] == area["hflip"] == 400
+    assert 440 < area["zoom_in"] < 500 and 320 < area["zoom_out"] < 370  # (20 * 1.08)^2, (20 * 0.93)^2
+    for v in ("zoom_in", "zoom_out"):
+        z = view(faces, v)
+        assert z.shape == faces.shape and z.dtype == np.uint8 and (z[0] == z[2]).all()
+        np.testing.assert_array_equal(view(faces, v + "_hflip"), z[..., ::-1])
+    with pytest.raises(ValueError, match="unknown test-time view 'rotate'"):
+        view(faces, "rotate")
+
+
+def test_ensemble_averages_over_every_listed_view(models, faces):
+    """A manifest listing all test-time views averages the member's probabilities over each of them."""
+    ens = EnsembleClassifier(_manifest(models, ["a.onnx"], tta=TTA_VIEWS, name="zoom.json"))
+    member = OnnxClassifier(models / "a.onnx")
+    expected = np.mean([member.probabilities(view(faces, v)) for v in TTA_VIEWS], axis=0)
+    np.testing.assert_allclose(ens.probabilities(faces), expected, atol=1e-5)
+    assert ens.info["tta"] == list(TTA_VIEWS)
 
 
 def test_int8_copy_keeps_predictions_and_smooth_probabilities(models, faces):
@@ -149,7 +176,7 @@ def test_shipped_default_and_fast_models_are_valid():
     assert all(p.is_file() and p.parent == resolve_model(DEFAULT_MODEL).parent for p in man["members"])
     chosen = json.loads((Path(__file__).parents[1] / "results" / "ensemble-ablation.json").read_text())["chosen"]
     assert [p.name for p in man["members"]] == chosen["members"]
-    assert man["tta"] == (["identity", "hflip"] if chosen["views"] == "face+mirror" else ["identity"])
+    assert man["tta"] == chosen["tta"]
     assert Recognizer().name == DEFAULT_MODEL
 
 
