@@ -10,8 +10,9 @@
 #                                                 its targets are the ensemble's probabilities)
 #   edgefer/weights/fernet-kd2-int8.onnx          $KD2          (as fernet-kd, seed 3, distilled from the
 #   edgefer/weights/fernet-kd3-int8.onnx          $KD3           five-member ensemble; fernet-kd3: seed 4)
-#   edgefer/weights/fernet-ens.json               the subset of those, with or without the mirror
-#                                                 view, that scores best on PublicTest
+#   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
+#                                                 (face, mirror, zoom) that scores best on PublicTest
+#                                                 within a speed budget (scripts/select_ensemble.py)
 #
 # The checkpoints come from scripts/train_shipped.sh (see the README's "Shipped model" section).
 # A member whose checkpoint is not on this machine is kept as it is in edgefer/weights.
