@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "fernet-ens"
 """Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
-ensemble of int8 FERNets, with and without edge fusion, chosen on PublicTest by
-``scripts/select_ensemble.py``; the manifest lists its members and views)."""
-FAST_MODEL = "fernet-kd-int8"
+ensemble of int8 FERNets and test-time views of the face, chosen on PublicTest within a speed
+budget by ``scripts/select_ensemble.py``; the manifest lists its members and views)."""
+FAST_MODEL = "fernet-kd2-int8"
 """The fast shipped model: one int8 FERNet, no test-time views, distilled from the ensemble
 (the best single model on PublicTest; ``results/shipped-models.json``)."""
 

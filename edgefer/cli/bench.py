@@ -16,7 +16,7 @@ def bench(
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, fernet-kd-int8, fernet): crops/s and end-to-end video fps."),
+    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, the fast one, fernet): crops/s and end-to-end video fps."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
 ) -> None:
