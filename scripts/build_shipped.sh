@@ -10,6 +10,8 @@
 #                                                 its targets are the ensemble's probabilities)
 #   edgefer/weights/fernet-kd2-int8.onnx          $KD2          (as fernet-kd, seed 3, distilled from the
 #   edgefer/weights/fernet-kd3-int8.onnx          $KD3           five-member ensemble; fernet-kd3: seed 4)
+#   edgefer/weights/fernet-kd4-int8.onnx          $KD4          (as fernet-kd, seed 5, distilled from the
+#                                                 default fernet-kd + fernet-kd2 over zoomed views)
 #   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
 #                                                 (face, mirror, zoom) that scores best on PublicTest
 #                                                 within a speed budget (scripts/select_ensemble.py)
@@ -29,9 +31,10 @@ declare -A SRC=(
   [fernet-kd-int8]=${KD:-runs/fernet-kd/best.pt}
   [fernet-kd2-int8]=${KD2:-runs/fernet-kd2/best.pt}
   [fernet-kd3-int8]=${KD3:-runs/fernet-kd3/best.pt}
+  [fernet-kd4-int8]=${KD4:-runs/fernet-kd4/best.pt}
 )
 MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
-         fernet-kd3-int8)
+         fernet-kd3-int8 fernet-kd4-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then
