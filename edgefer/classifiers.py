@@ -149,9 +149,7 @@ class EnsembleClassifier:
         self.manifest = read_manifest(self.path)
         self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads)
                         for p in self.manifest["members"]]
-        specs = {json.dumps(m.spec.to_dict(), sort_keys=True) for m in self.members}
-        if len(specs) > 1:
-            raise ValueError(f"{self.path}: members use different preprocessing; an ensemble needs one")
+        _check_one_preprocessing(self.path, [m.spec.to_dict() for m in self.members])
         self.spec = self.members[0].spec
         self.tta = tuple(self.manifest["tta"])
         self.name = str(self.manifest.get("name", self.path.stem))
@@ -179,11 +177,14 @@ def _torch_info(path: Path, checkpoint: dict) -> dict:
             "trained_on": c.get("trained_on", {}), "scores": c.get("scores", {}), "classes": list(CLASSES)}
 
 
+def _check_one_preprocessing(path: Path, specs: list[dict]) -> None:
+    """Refuse an ensemble whose members' preprocessing specs (as dicts) differ."""
+    if len({json.dumps(x, sort_keys=True) for x in specs}) > 1:
+        raise ValueError(f"{path}: members use different preprocessing; an ensemble needs one")
+
+
 def _ensemble_info(path: Path, manifest: dict, members: list[dict]) -> dict:
     m = manifest
-    specs = {json.dumps(x["preprocess"], sort_keys=True) for x in members}
-    if len(specs) > 1:
-        raise ValueError(f"{path}: members use different preprocessing; an ensemble needs one")
     return {"name": str(m.get("name", path.stem)), "path": str(path), "kind": "ensemble",
             "members": members, "tta": list(m["tta"]), "preprocess": members[0]["preprocess"],
             "description": m.get("description", ""), "trained_on": m.get("trained_on", {}),
@@ -202,7 +203,9 @@ def describe(path: str | os.PathLike) -> dict:
     path = Path(path)
     if path.suffix == ".json":
         manifest = read_manifest(path)
-        return _ensemble_info(path, manifest, [describe(p) for p in manifest["members"]])
+        members = [describe(p) for p in manifest["members"]]
+        _check_one_preprocessing(path, [x["preprocess"] for x in members])
+        return _ensemble_info(path, manifest, members)
     if path.suffix == ".onnx":
         from edgefer.export import onnx_info
         return onnx_info(path)
