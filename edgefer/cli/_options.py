@@ -49,13 +49,15 @@ def train_config(model: str, model_arg: list[str] | None, input_size: int | None
     from edgefer.train.config import TrainConfig
     kwargs = parse_model_args(model_arg)
     try:
-        if not input_size:
-            with torch.device("meta"):  # only its input size is wanted
-                input_size = getattr(create_model(model, **kwargs), "input_size", 48)
-        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=input_size, **fields)
-        cfg.validate()
+        with torch.device("meta"):  # shapes only: checks the model and its --arg items, gives its input size
+            default_size = getattr(create_model(model, **kwargs), "input_size", 48)
     except TypeError as exc:  # a model argument the model does not take
         fail(f"--model {model} --arg: {exc}")
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        cfg = TrainConfig(model=model, model_kwargs=kwargs, input_size=input_size or default_size, **fields)
+        cfg.validate()
     except ValueError as exc:
         fail(str(exc))
     return cfg
