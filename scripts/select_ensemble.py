@@ -26,18 +26,39 @@ VIEWS = {"face": ("identity",), "face+mirror": ("identity", "hflip"),
          "face+zoom": ("identity", "zoom_in", "zoom_out"), "face+zoom+mirror": TTA_VIEWS}
 
 BUDGET = 20
-"""Most a face may cost the default, in passes of a plain int8 FERNet: an edge-fused member counts
-3 (its float Kirsch op makes it about 3x slower: 510 against 1,495 crops/s on one thread), and
-each test-time view is one more pass of every member. The last default, 5 members (2 fused) x 2
-views = 18, ran at 46.7 frames/s end to end (edgefer bench); 20 keeps it above the 30 frames/s
-goal with room for this VM's drift in speed."""
+"""Most a face may cost the default, in passes of a plain int8 FERNet (widths 32-64-128-256).
+A member costs its multiply-adds relative to that network (``relative_flops``), plus 2 if it is
+edge-fused (its float Kirsch op makes a fused FERNet about 3x slower: 510 against 1,495 crops/s
+on one thread), and each test-time view is one more pass of every member. The last default but
+one, 5 members (2 fused) x 2 views = 18, ran at 46.7 frames/s end to end (edgefer bench); 20
+keeps it above the 30 frames/s goal with room for this VM's drift in speed."""
 
 
-def passes(name: str) -> int:
+def relative_flops(model_name: str, kwargs: dict) -> float:
+    """Multiply-adds of ``model_name(**kwargs)`` for one face, over those of the plain FERNet."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from edgefer.models import create_model
+
+    def flops(name, kw):
+        with torch.device("meta"):  # shapes only: nothing is allocated or computed
+            model = create_model(name, **kw).eval()
+            x = torch.empty(1, 1, kw.get("input_size", 48), kw.get("input_size", 48))
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+        return counter.get_total_flops()
+
+    return flops(model_name, kwargs) / flops("fernet", {"fusion": "none"})
+
+
+def passes(name: str) -> float:
     """What one view of member ``name`` costs, in passes of a plain FERNet (see ``BUDGET``)."""
     from edgefer.export import read_onnx_metadata
-    kwargs = json.loads(read_onnx_metadata(WEIGHTS_DIR / name).get("model_kwargs", "{}"))
-    return 1 if kwargs.get("fusion", "feature") == "none" else 3
+    meta = read_onnx_metadata(WEIGHTS_DIR / name)
+    kwargs = json.loads(meta.get("model_kwargs", "{}"))
+    fused = kwargs.get("fusion", "feature") != "none"
+    return round(relative_flops(meta.get("model_name", "fernet"), kwargs) + (2 if fused else 0), 2)
 
 
 def member_probabilities(names, splits):
@@ -62,7 +83,7 @@ def main(names, out="results/ensemble-ablation.json", manifest="edgefer/weights/
         for subset in itertools.combinations(names, k):
             for views, tta in VIEWS.items():
                 row = {"members": list(subset), "views": views,
-                       "passes": sum(cost[m] for m in subset) * len(tta)}
+                       "passes": round(sum(cost[m] for m in subset) * len(tta), 2)}
                 for s in SPLITS:
                     p = np.mean([probs[m][s][v] for m in subset for v in tta], axis=0)
                     row[s] = round(float((p.argmax(1) == splits[s].labels).mean()), 4)
@@ -75,7 +96,7 @@ def main(names, out="results/ensemble-ablation.json", manifest="edgefer/weights/
     best_any = max(rows, key=rank)
     for r in sorted(rows, key=lambda r: -r["publictest"]):
         mark = "  <- chosen" if r["members"] == best["members"] and r["views"] == best["views"] else ""
-        print(f"{' + '.join(r['members']):90s} {r['views']:16s} {r['passes']:3d} passes "
+        print(f"{' + '.join(r['members']):90s} {r['views']:16s} {r['passes']:5.1f} passes "
               f"public {r['publictest']:.4f} private {r['privatetest']:.4f}{mark}", file=sys.stderr)
     write_json(out, {"chosen": best, "best_over_budget": best_any if best_any["passes"] > BUDGET else None,
                      "rule": f"best PublicTest accuracy within {BUDGET} passes per face; ties to fewer passes, "
