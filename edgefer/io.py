@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
+import threading
+import warnings
 from pathlib import Path
 
 import cv2
@@ -18,6 +21,9 @@ MAX_PIXELS = 50_000_000
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "PPM")
 """PIL decoders tried (JPEG covers MPO, phones' multi-picture JPEG; PPM covers PGM); the rest (EPS,
 which runs Ghostscript, and exotic formats) are refused, whatever the file's extension."""
+
+log = logging.getLogger(__name__)
+_WARNINGS_LOCK = threading.Lock()  # warnings.catch_warnings is process-wide before Python 3.14
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
@@ -65,6 +71,18 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int =
         raise ImageReadError(f"{p}: not a regular file (a device, pipe or socket), expected an image file")
     if st.st_size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes)")
+    # PIL warns (UserWarning, with a source line) about damage it reads past, such as corrupt EXIF
+    # data; such a warning is logged as one line naming the file, or dropped when reading fails.
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _decode(p, gray=gray, max_pixels=max_pixels)
+    for w in caught:
+        log.warning("%s: %s", p, str(w.message).strip())
+    return image
+
+
+def _decode(p: Path, *, gray: bool, max_pixels: int) -> np.ndarray:
+    """``read_image`` once the file is known to be a non-empty regular file."""
     try:
         with Image.open(p, formats=IMAGE_FORMATS) as im:
             w, h = im.size
