@@ -7,6 +7,7 @@ import os
 import stat
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -71,14 +72,24 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int =
         raise ImageReadError(f"{p}: not a regular file (a device, pipe or socket), expected an image file")
     if st.st_size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes)")
-    # PIL warns (UserWarning, with a source line) about damage it reads past, such as corrupt EXIF
-    # data; such a warning is logged as one line naming the file, or dropped when reading fails.
+    with pil_warnings_logged(p):
+        return _decode(p, gray=gray, max_pixels=max_pixels)
+
+
+@contextmanager
+def pil_warnings_logged(name: str | os.PathLike):
+    """Log each warning raised inside as one line, ``name: message``, once the block succeeds.
+
+    PIL warns (a UserWarning, printed with a source line) about damage it reads past, such as
+    corrupt EXIF data. When the block raises, its error says what was wrong and the warnings are
+    dropped. A lock serializes such blocks: ``warnings.catch_warnings`` is process-wide before
+    Python 3.14.
+    """
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        image = _decode(p, gray=gray, max_pixels=max_pixels)
+        yield
     for w in caught:
-        log.warning("%s: %s", p, str(w.message).strip())
-    return image
+        log.warning("%s: %s", name, str(w.message).strip())
 
 
 def _decode(p: Path, *, gray: bool, max_pixels: int) -> np.ndarray:

@@ -43,7 +43,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 import edgefer
-from edgefer.io import IMAGE_FORMATS, MAX_PIXELS, _pil_to_array
+from edgefer.io import IMAGE_FORMATS, MAX_PIXELS, _pil_to_array, pil_warnings_logged
 from edgefer.labels import CLASSES
 from edgefer.recognize import DEFAULT_MODEL, Recognizer, shipped_models
 
@@ -205,7 +205,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, what: str = "uplo
     HTTPException
         As :func:`open_image`, and 400 when the image data is corrupt or truncated.
     """
-    with open_image(data, max_pixels=max_pixels, what=what) as im:
+    with pil_warnings_logged(what), open_image(data, max_pixels=max_pixels, what=what) as im:
         return _decode(im, what)
 
 

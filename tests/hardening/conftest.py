@@ -38,7 +38,7 @@ BAD_IMAGES = {
 }
 
 ODD_IMAGES = ("one_pixel_png", "one_pixel_jpeg", "png16", "png16_low", "rgba", "cmyk_jpeg", "palette_gif",
-              "exif_rotated", "unicode_path")
+              "exif_rotated", "corrupt_exif", "unicode_path")
 """Valid images every reader must decode; :func:`write_odd` gives each one's expected gray pixels."""
 
 
@@ -150,6 +150,11 @@ def write_odd(kind: str, folder: Path) -> tuple[Path, np.ndarray, int]:
         exif[0x0112] = 6
         Image.fromarray(np.ascontiguousarray(np.rot90(upright))).save(path, exif=exif, quality=95)
         return path, upright, 8
+    if kind == "corrupt_exif":  # its EXIF block promises 5 entries and holds none: PIL warns, reads on
+        path = folder / "bad exif.jpg"
+        Image.new("RGB", (32, 24), (128, 128, 128)).save(
+            path, quality=95, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00")
+        return path, np.full((24, 32), 128, np.uint8), 2
     if kind == "unicode_path":
         path = folder / "ünï cöde" / "my phötö 1.png"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ def test_api_bad_upload_4xx_naming_it(api_client, inputs, kind):
 
 
 @pytest.mark.parametrize("kind", ["one_pixel_png", "one_pixel_jpeg", "png16", "png16_low", "rgba", "cmyk_jpeg",
-                                  "palette_gif", "exif_rotated", "unicode_path"])
+                                  "palette_gif", "exif_rotated", "corrupt_exif", "unicode_path"])
 def test_api_odd_images_200_upright_size(api_client, inputs, tmp_path, kind):
     """1x1, 16-bit, RGBA, CMYK, palette, EXIF-turned and unicode-named images: 200, upright size, no face."""
     path, gray, _ = inputs.write_odd(kind, tmp_path)
