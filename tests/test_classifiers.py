@@ -177,9 +177,13 @@ def test_shipped_default_and_fast_models_are_valid():
     chosen = json.loads((Path(__file__).parents[1] / "results" / "ensemble-ablation.json").read_text())["chosen"]
     assert [p.name for p in man["members"]] == chosen["members"]
     assert man["tta"] == chosen["tta"]
-    scores = json.loads((Path(__file__).parents[1] / "results" / "shipped-models.json").read_text())
-    singles = {m: r["publictest"]["accuracy"] for m, r in scores.items() if m.endswith("-int8")}
-    assert FAST_MODEL == max(singles, key=singles.get)  # the best single int8 model on PublicTest
+    ablation = json.loads((Path(__file__).parents[1] / "results" / "ensemble-ablation.json").read_text())
+    singles = {r["members"][0].removesuffix(".onnx"): r["publictest"] for r in ablation["subsets"]
+               if len(r["members"]) == 1 and r["views"] == "face" and r["passes"] <= 1}
+    assert len(singles) >= 5 and FAST_MODEL in singles
+    # the best single int8 model on PublicTest among those that cost one plain FERNet pass (the
+    # ones that meet the 3,000 crops/s goal; a wider or edge-fused member costs 2 passes or more)
+    assert FAST_MODEL == max(singles, key=singles.get)
     assert Recognizer().name == DEFAULT_MODEL
 
 
