@@ -15,6 +15,8 @@
 #   edgefer/weights/fernet-kdw-int8.onnx          $KDW          (wider, widths 48-96-192-384, seed 6, 36
 #                                                 epochs, distilled from the default kd + kd2 + kd4
 #                                                 over all six views)
+#   edgefer/weights/fernet-kd5-int8.onnx          $KD5          (as fernet-kd, seed 7, distilled from the
+#                                                 default fernet-kd + kd4 + kdw over face + zoom)
 #   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
 #                                                 (face, mirror, zoom) that scores best on PublicTest
 #                                                 within a speed budget (scripts/select_ensemble.py)
@@ -36,9 +38,10 @@ declare -A SRC=(
   [fernet-kd3-int8]=${KD3:-runs/fernet-kd3/best.pt}
   [fernet-kd4-int8]=${KD4:-runs/fernet-kd4/best.pt}
   [fernet-kdw-int8]=${KDW:-runs/fernet-kdw/best.pt}
+  [fernet-kd5-int8]=${KD5:-runs/fernet-kd5/best.pt}
 )
 MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
-         fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8)
+         fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8 fernet-kd5-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then
