@@ -72,36 +72,60 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int =
         raise ImageReadError(f"{p}: not a regular file (a device, pipe or socket), expected an image file")
     if st.st_size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes)")
-    with pil_warnings_logged(p):
-        return _decode(p, gray=gray, max_pixels=max_pixels)
+    caught: list[warnings.WarningMessage] = []
+    image = _decode(p, gray=gray, max_pixels=max_pixels, caught=caught)
+    _log(p, caught)
+    return image
 
 
 @contextmanager
-def pil_warnings_logged(name: str | os.PathLike):
+def pil_warnings_logged(name: str | os.PathLike | None):
     """Log each warning raised inside as one line, ``name: message``, once the block succeeds.
 
     PIL warns (a UserWarning, printed with a source line) about damage it reads past, such as
     corrupt EXIF data. When the block raises, its error says what was wrong and the warnings are
-    dropped. A lock serializes such blocks: ``warnings.catch_warnings`` is process-wide before
-    Python 3.14.
+    dropped; with ``name=None`` they are always dropped (for a peek at a header whose file is
+    decoded, and its warnings logged, later). Such blocks run one at a time (see ``_recorded``).
     """
-    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    caught: list[warnings.WarningMessage] = []
+    with _recorded(caught):
         yield
+    if name is not None:
+        _log(name, caught)
+
+
+@contextmanager
+def _recorded(caught: list):
+    """Add the warnings raised inside to ``caught``, even when the block raises. A lock makes such
+    blocks take turns: ``warnings.catch_warnings`` is process-wide before Python 3.14."""
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            caught.extend(got)
+
+
+def _log(name, caught) -> None:
     for w in caught:
         log.warning("%s: %s", name, str(w.message).strip())
 
 
-def _decode(p: Path, *, gray: bool, max_pixels: int) -> np.ndarray:
-    """``read_image`` once the file is known to be a non-empty regular file."""
+def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray:
+    """``read_image`` once the file is known to be a non-empty regular file. PIL's warnings while
+    it reads the header and EXIF data go to ``caught``; the pixels are decoded outside the lock."""
     try:
-        with Image.open(p, formats=IMAGE_FORMATS) as im:
+        with _recorded(caught):
+            im = Image.open(p, formats=IMAGE_FORMATS)
+        with im:
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageReadError(f"{p}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
                                      f"the limit of {max_pixels:,}; refused before decoding")
             if w < 1 or h < 1:
                 raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
+            with _recorded(caught):
+                im.getexif()  # parsed once, here; exif_transpose reuses it
             im = ImageOps.exif_transpose(im)
             return _pil_to_array(im, gray=gray)
     except ImageReadError:

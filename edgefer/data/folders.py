@@ -37,7 +37,7 @@ from PIL import Image
 from edgefer.data import _cache
 from edgefer.data.dataset import FaceDataset
 from edgefer.errors import DataError, ImageReadError
-from edgefer.io import IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_PIXELS, read_image
+from edgefer.io import IMAGE_EXTENSIONS, IMAGE_FORMATS, MAX_PIXELS, pil_warnings_logged, read_image
 from edgefer.labels import CLASSES, label_index
 
 log = logging.getLogger(__name__)
@@ -368,8 +368,8 @@ def looks_like_crops(images: Sequence[np.ndarray], max_side: int = MAX_CROP_SIDE
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """``(H, W)`` from the file's header without decoding the pixels, or ``None`` if unreadable."""
-    try:
-        with Image.open(path, formats=IMAGE_FORMATS) as im:
+    try:  # PIL's warnings are logged when the file is decoded, not here
+        with pil_warnings_logged(None), Image.open(path, formats=IMAGE_FORMATS) as im:
             return im.size[1], im.size[0]
     except Exception:  # any header PIL cannot parse: the reader will name the problem
         return None

@@ -155,10 +155,12 @@ class _Service:
         start = time.perf_counter()
         # Reading the header is cheap: files that are not images, or are too large, are refused
         # here without waiting for the requests ahead of them.
-        im = open_image(data, max_pixels=self.max_pixels, what=what)
+        with pil_warnings_logged(what):
+            im = open_image(data, max_pixels=self.max_pixels, what=what)
         try:
             with self.lock:
-                image = _decode(im, what)
+                with pil_warnings_logged(what):
+                    image = _decode(im, what)
                 faces = self.recognizer.predict(image)
         finally:
             im.close()

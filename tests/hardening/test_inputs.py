@@ -42,7 +42,7 @@ BAD = ["empty", "truncated_jpeg", "truncated_png", "random_bytes", "text_file", 
 """conftest.BAD_IMAGES, in order (parametrize ids)."""
 
 ODD = ["one_pixel_png", "one_pixel_jpeg", "png16", "png16_low", "rgba", "cmyk_jpeg", "palette_gif", "exif_rotated",
-       "unicode_path"]
+       "corrupt_exif", "unicode_path"]
 """conftest.ODD_IMAGES."""
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -155,6 +155,7 @@ def test_read_image_pil_warning_is_one_log_line_naming_file(tmp_path, inputs, ca
         assert read_image(path).shape == (24, 32, 3)
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: Corrupt EXIF data.  Expecting to read 12 bytes but only got 0."]
+    assert not recwarn.list
     caplog.clear()
     tif = tmp_path / "junk.tif"
     tif.write_bytes(b"II*\x00garbage")

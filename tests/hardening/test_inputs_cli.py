@@ -25,7 +25,7 @@ runner = CliRunner()
 BAD = ["empty", "truncated_jpeg", "truncated_png", "random_bytes", "text_file", "eps_named_jpeg", "bomb",
        "over_max_pixels", "symlink_loop", "broken_symlink"]
 ODD = ["one_pixel_png", "one_pixel_jpeg", "png16", "png16_low", "rgba", "cmyk_jpeg", "palette_gif", "exif_rotated",
-       "unicode_path"]
+       "corrupt_exif", "unicode_path"]
 TRACEBACK = "Traceback (most recent call last)"
 
 
