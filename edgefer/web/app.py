@@ -155,12 +155,10 @@ class _Service:
         start = time.perf_counter()
         # Reading the header is cheap: files that are not images, or are too large, are refused
         # here without waiting for the requests ahead of them.
-        with pil_warnings_logged(what):
-            im = open_image(data, max_pixels=self.max_pixels, what=what)
+        im = open_image(data, max_pixels=self.max_pixels, what=what)
         try:
             with self.lock:
-                with pil_warnings_logged(what):
-                    image = _decode(im, what)
+                image = _decode(im, what)
                 faces = self.recognizer.predict(image)
         finally:
             im.close()
@@ -179,8 +177,9 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS, what: str = "upload
         413 when the header declares more than ``max_pixels`` pixels, 415 when the bytes are not
         an image in :data:`IMAGE_FORMATS`, 400 when the header is corrupt.
     """
-    try:
-        im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    try:  # PIL's warnings (corrupt EXIF, say) are logged as one line naming the upload
+        with pil_warnings_logged(what):
+            im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as exc:
         raise HTTPException(413, f"{what}: image too large, refused before decoding ({exc})") from None
     except UnidentifiedImageError:
@@ -207,13 +206,14 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, what: str = "uplo
     HTTPException
         As :func:`open_image`, and 400 when the image data is corrupt or truncated.
     """
-    with pil_warnings_logged(what), open_image(data, max_pixels=max_pixels, what=what) as im:
+    with open_image(data, max_pixels=max_pixels, what=what) as im:
         return _decode(im, what)
 
 
 def _decode(im: Image.Image, what: str) -> np.ndarray:
     try:
-        return _pil_to_array(ImageOps.exif_transpose(im), gray=False)
+        with pil_warnings_logged(what):
+            return _pil_to_array(ImageOps.exif_transpose(im), gray=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes is the bytes' fault
         raise HTTPException(400, f"{what}: corrupt or truncated image "
                                  f"({type(exc).__name__}: {exc})") from None
