@@ -17,6 +17,8 @@
 #                                                 over all six views)
 #   edgefer/weights/fernet-kd5-int8.onnx          $KD5          (as fernet-kd, seed 7, distilled from the
 #                                                 default fernet-kd + kd4 + kdw over face + zoom)
+#   edgefer/weights/fernet-kdw2-int8.onnx         $KDW2         (as fernet-kdw, seed 8, distilled from the
+#                                                 same default as fernet-kd5)
 #   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
 #                                                 (face, mirror, zoom) that scores best on PublicTest
 #                                                 within a speed budget (scripts/select_ensemble.py)
@@ -39,9 +41,10 @@ declare -A SRC=(
   [fernet-kd4-int8]=${KD4:-runs/fernet-kd4/best.pt}
   [fernet-kdw-int8]=${KDW:-runs/fernet-kdw/best.pt}
   [fernet-kd5-int8]=${KD5:-runs/fernet-kd5/best.pt}
+  [fernet-kdw2-int8]=${KDW2:-runs/fernet-kdw2/best.pt}
 )
 MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
-         fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8 fernet-kd5-int8)
+         fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8 fernet-kd5-int8 fernet-kdw2-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then
