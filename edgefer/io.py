@@ -74,7 +74,7 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, max_pixels: int =
         raise ImageReadError(f"{p}: empty file (0 bytes)")
     caught: list[warnings.WarningMessage] = []
     image = _decode(p, gray=gray, max_pixels=max_pixels, caught=caught)
-    _log(p, caught)
+    log_warnings(p, caught)
     return image
 
 
@@ -85,17 +85,17 @@ def pil_warnings_logged(name: str | os.PathLike | None):
     PIL warns (a UserWarning, printed with a source line) about damage it reads past, such as
     corrupt EXIF data. When the block raises, its error says what was wrong and the warnings are
     dropped; with ``name=None`` they are always dropped (for a peek at a header whose file is
-    decoded, and its warnings logged, later). Such blocks run one at a time (see ``_recorded``).
+    decoded, and its warnings logged, later). Such blocks run one at a time (see ``recorded_warnings``).
     """
     caught: list[warnings.WarningMessage] = []
-    with _recorded(caught):
+    with recorded_warnings(caught):
         yield
     if name is not None:
-        _log(name, caught)
+        log_warnings(name, caught)
 
 
 @contextmanager
-def _recorded(caught: list):
+def recorded_warnings(caught: list):
     """Add the warnings raised inside to ``caught``, even when the block raises. A lock makes such
     blocks take turns: ``warnings.catch_warnings`` is process-wide before Python 3.14."""
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as got:
@@ -106,7 +106,8 @@ def _recorded(caught: list):
             caught.extend(got)
 
 
-def _log(name, caught) -> None:
+def log_warnings(name, caught) -> None:
+    """Log each recorded warning as one line, ``name: message``."""
     for w in caught:
         log.warning("%s: %s", name, str(w.message).strip())
 
@@ -115,7 +116,7 @@ def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray
     """``read_image`` once the file is known to be a non-empty regular file. PIL's warnings while
     it reads the header and EXIF data go to ``caught``; the pixels are decoded outside the lock."""
     try:
-        with _recorded(caught):
+        with recorded_warnings(caught):
             im = Image.open(p, formats=IMAGE_FORMATS)
         with im:
             w, h = im.size
@@ -124,7 +125,7 @@ def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray
                                      f"the limit of {max_pixels:,}; refused before decoding")
             if w < 1 or h < 1:
                 raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
-            with _recorded(caught):
+            with recorded_warnings(caught):
                 im.getexif()  # parsed once, here; exif_transpose reuses it
             im = ImageOps.exif_transpose(im)
             return _pil_to_array(im, gray=gray)

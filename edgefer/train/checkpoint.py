@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from edgefer.errors import CheckpointError
+from edgefer.io import log_warnings, recorded_warnings
 from edgefer.labels import CLASSES
 
 FORMAT = "edgefer-checkpoint"
@@ -68,16 +69,20 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     FileNotFoundError
         When ``path`` does not exist.
     CheckpointError
-        When the file is corrupt, holds pickled code (refused by ``weights_only=True``),
-        or is not an edgefer checkpoint.
+        When the path is not a regular file, or the file is corrupt, holds pickled code (refused
+        by ``weights_only=True``) or is not an edgefer checkpoint.
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a device such as /dev/null, a FIFO, a socket
+            raise CheckpointError(f"{path}: not a regular file, expected a checkpoint file")
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
+    caught: list = []  # torch's warnings, e.g. about a raw pickle's protocol: the error says enough
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with recorded_warnings(caught):
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
@@ -89,6 +94,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise CheckpointError(f"{path}: not an edgefer checkpoint (no '{FORMAT}' header)")
     if list(ckpt.get("classes", [])) != list(CLASSES):
         raise CheckpointError(f"{path}: class order {ckpt.get('classes')} differs from {list(CLASSES)}")
+    log_warnings(path, caught)  # a checkpoint that loads: its warnings, if any, as one log line each
     return ckpt
 
 

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import cv2
 import numpy as np
@@ -87,8 +88,12 @@ def test_plain_pickle_and_garbage_are_refused(tmp_path):
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     for p in (raw, junk, empty):
-        with pytest.raises(CheckpointError, match=p.name):
-            load_checkpoint(p)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(CheckpointError, match=p.name):
+                load_checkpoint(p)
+        # the error says it all: torch's warning about the raw pickle's protocol is not printed too
+        assert [str(w.message) for w in caught] == []
 
 
 def test_foreign_dict_is_not_an_edgefer_checkpoint(tmp_path):
@@ -103,6 +108,12 @@ def test_missing_checkpoint_names_path(tmp_path):
     """A missing checkpoint raises FileNotFoundError with the path."""
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_device_is_not_a_checkpoint():
+    """A path that exists but is no regular file (here a device) is refused as such, not as missing."""
+    with pytest.raises(CheckpointError, match="/dev/null: not a regular file"):
+        load_checkpoint("/dev/null")
 
 
 def test_save_checkpoint_is_atomic(tmp_path, monkeypatch):
