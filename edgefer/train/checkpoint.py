@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from edgefer.errors import CheckpointError
-from edgefer.io import log_warnings, recorded_warnings
+from edgefer.io import log_warnings, missing_reason, recorded_warnings
 from edgefer.labels import CLASSES
 
 FORMAT = "edgefer-checkpoint"
@@ -74,9 +74,11 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        if path.exists():  # a device such as /dev/null, a FIFO, a socket
-            raise CheckpointError(f"{path}: not a regular file, expected a checkpoint file")
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
+        if path.is_dir():
+            raise CheckpointError(f"{path}: is a directory, expected a checkpoint file")
+        if path.exists():  # as read_image says it
+            raise CheckpointError(f"{path}: not a regular file (a device, pipe or socket), expected a checkpoint file")
+        raise FileNotFoundError(f"{path}: {missing_reason(path, 'checkpoint file')}")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
     caught: list = []  # torch's warnings, e.g. about a raw pickle's protocol: the error says enough

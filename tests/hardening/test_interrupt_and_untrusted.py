@@ -110,10 +110,16 @@ def test_missing_checkpoint_names_path(tmp_path):
         load_checkpoint(tmp_path / "nope.pt")
 
 
-def test_device_is_not_a_checkpoint():
-    """A path that exists but is no regular file (here a device) is refused as such, not as missing."""
+def test_device_or_folder_is_not_a_checkpoint(tmp_path):
+    """A path that exists but is no regular file is refused as such, not as missing; a broken link
+    says so."""
     with pytest.raises(CheckpointError, match="/dev/null: not a regular file"):
         load_checkpoint("/dev/null")
+    with pytest.raises(CheckpointError, match="is a directory, expected a checkpoint file"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "link.pt").symlink_to(tmp_path / "gone.pt")
+    with pytest.raises(FileNotFoundError, match="link.pt: broken symbolic link"):
+        load_checkpoint(tmp_path / "link.pt")
 
 
 def test_save_checkpoint_is_atomic(tmp_path, monkeypatch):
