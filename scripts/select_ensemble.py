@@ -61,15 +61,6 @@ def passes(name: str) -> float:
     return round(relative_flops(meta.get("model_name", "fernet"), kwargs) + (2 if fused else 0), 2)
 
 
-def write_table_json(path, obj: dict, rows: str = "subsets"):
-    """``write_json``, but each row of ``obj[rows]`` on one line: the table of every subset grows
-    as 2^members x views rows, and indented it took twice the bytes."""
-    from edgefer.train.checkpoint import atomic_write_text
-    head = json.dumps({k: v for k, v in obj.items() if k != rows}, indent=2)
-    body = ",\n".join("    " + json.dumps(r) for r in obj[rows])
-    return atomic_write_text(path, head[:-2] + f',\n  "{rows}": [\n{body}\n  ]\n}}\n')
-
-
 def member_probabilities(names, splits):
     """probs[name][split][view]: float (N, 7) for each candidate member and view."""
     probs = {}
@@ -107,12 +98,12 @@ def main(names, out="results/ensemble-ablation.json", manifest="edgefer/weights/
         mark = "  <- chosen" if r["members"] == best["members"] and r["views"] == best["views"] else ""
         print(f"{' + '.join(r['members']):90s} {r['views']:16s} {r['passes']:5.1f} passes "
               f"public {r['publictest']:.4f} private {r['privatetest']:.4f}{mark}", file=sys.stderr)
-    write_table_json(out, {"chosen": best, "best_over_budget": best_any if best_any["passes"] > BUDGET else None,
+    write_json(out, {"chosen": best, "best_over_budget": best_any if best_any["passes"] > BUDGET else None,
                      "rule": f"best PublicTest accuracy within {BUDGET} passes per face; ties to fewer passes, "
                              f"then fewer members",
                      "views": {k: list(v) for k, v in VIEWS.items()}, "subsets": rows,
                      "provenance": provenance(data="fer2013", split="publictest (choice), privatetest (all images)",
-                                              script="scripts/select_ensemble.py")})
+                                              script="scripts/select_ensemble.py")}, rows="subsets")
     n = len(best["members"])
     write_json(manifest, {
         "format": "edgefer-ensemble", "version": 1, "name": "fernet-ens",

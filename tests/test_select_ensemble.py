@@ -28,16 +28,3 @@ def test_passes_of_shipped_members(select):
     assert select.passes("fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
     assert select.passes("fernet-kd4-int8.onnx") == 1.0
 
-
-def test_table_json_has_one_row_per_line_and_reads_back(select, tmp_path):
-    """The ablation table is valid JSON equal to what was written, each subset row on one line."""
-    import json
-    obj = {"chosen": {"members": ["a.onnx"], "publictest": 0.5}, "rule": "best",
-           "subsets": [{"members": ["a.onnx"], "views": "face", "passes": 1.0},
-                       {"members": ["a.onnx", "b.onnx"], "views": "face+zoom", "passes": 6.0}]}
-    path = tmp_path / "table.json"
-    select.write_table_json(path, obj)
-    assert json.loads(path.read_text()) == obj
-    lines = path.read_text().splitlines()
-    assert sum('"views": ' in line for line in lines) == 2  # one line each
-    assert lines[-1] == "}"
