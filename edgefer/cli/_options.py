@@ -3,8 +3,31 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Optional
+
+import typer
 
 from edgefer.cli._common import fail
+
+# Training options shared by `train` and `cv`, so both take the same recipe in the same words.
+FORMAT = typer.Option(None, "--format", help="Override format detection: fer-csv, fer-folders, folders, lfw.")
+INPUT_SIZE = typer.Option(None, "--input-size", help="Input side in pixels (default: the model's).")
+EQUALIZE = typer.Option(True, "--equalize/--no-equalize", help="Histogram equalization (the paper's).")
+LOSS = typer.Option("ce", "--loss", help="ce (cross-entropy) or mse (the paper's, on softmax vs one-hot).")
+BATCH_SIZE = typer.Option(48, "--batch-size")
+EPOCHS = typer.Option(50, "--epochs")
+LR = typer.Option(0.01, "--lr")
+OPTIMIZER = typer.Option("sgd", "--optimizer", help="sgd (Nesterov momentum) or adamw.")
+WEIGHT_DECAY = typer.Option(5e-4, "--weight-decay")
+SCHEDULE = typer.Option("cosine", "--schedule", help="cosine or constant.")
+WARMUP = typer.Option(0.0, "--warmup", help="Warm-up epochs.")
+LABEL_SMOOTHING = typer.Option(0.0, "--label-smoothing")
+AUGMENT = typer.Option("none", "--augment", help="none, flip, standard or strong.")
+PRECISION = typer.Option("fp32", "--precision", help="fp32 or bf16 (autocast).")
+MODEL_ARG: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE, e.g. fusion=none.")
+SEED = typer.Option(0, "--seed")
+DEVICE = typer.Option("cpu", "--device", help="cpu or cuda.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace a previous run in --out.")
 
 
 def parse_model_args(items: list[str] | None) -> dict:

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail, print_json
+from edgefer.cli import _options as opt
 from edgefer.cli._options import check_out_dir, decode_pixels, train_config
 from edgefer.cli.main import app
 
@@ -15,22 +16,29 @@ from edgefer.cli.main import app
 def cv(
     data: Path = typer.Option(..., "--data", help="Data set; every split is pooled (FER-2013: 35,738 images)."),
     folds: int = typer.Option(3, "--folds", help="Number of folds (the paper: 3)."),
-    model: str = typer.Option("edgecnn48", "--model", help="Registered model name."),
-    fmt: Optional[str] = typer.Option(None, "--format"),
-    input_size: Optional[int] = typer.Option(None, "--input-size"),
-    loss: str = typer.Option("ce", "--loss", help="ce or mse (the paper's)."),
-    batch_size: int = typer.Option(48, "--batch-size"),
-    epochs: int = typer.Option(50, "--epochs"),
-    lr: float = typer.Option(0.01, "--lr"),
-    augment: str = typer.Option("none", "--augment"),
-    precision: str = typer.Option("fp32", "--precision"),
-    model_arg: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE."),
-    seed: int = typer.Option(0, "--seed"),
+    model: str = typer.Option("edgecnn48", "--model", help="Registered model name (see `edgefer models`)."),
+    fmt: Optional[str] = opt.FORMAT,
+    input_size: Optional[int] = opt.INPUT_SIZE,
+    equalize: bool = opt.EQUALIZE,
+    loss: str = opt.LOSS,
+    batch_size: int = opt.BATCH_SIZE,
+    epochs: int = opt.EPOCHS,
+    lr: float = opt.LR,
+    optimizer: str = opt.OPTIMIZER,
+    weight_decay: float = opt.WEIGHT_DECAY,
+    schedule: str = opt.SCHEDULE,
+    warmup: float = opt.WARMUP,
+    label_smoothing: float = opt.LABEL_SMOOTHING,
+    augment: str = opt.AUGMENT,
+    precision: str = opt.PRECISION,
+    model_arg: Optional[list[str]] = opt.MODEL_ARG,
+    seed: int = opt.SEED,
+    device: str = opt.DEVICE,
     max_steps: int = typer.Option(0, "--max-steps", help="Stop each fold after N iterations."),
-    out: Path = typer.Option(Path("runs/cv"), "--out"),
+    out: Path = typer.Option(Path("runs/cv"), "--out", help="Folder for each fold's run and cv.json."),
     resume: bool = typer.Option(False, "--resume", help="Reuse finished folds and resume the interrupted one."),
-    overwrite: bool = typer.Option(False, "--overwrite"),
-    as_json: bool = typer.Option(False, "--json"),
+    overwrite: bool = opt.OVERWRITE,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy."""
     from edgefer.data.load import concat, load_splits
@@ -40,8 +48,10 @@ def cv(
     from edgefer.results import provenance, write_json
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
-    cfg = train_config(model, model_arg, input_size, loss=loss, batch_size=batch_size, epochs=epochs, lr=lr,
-                       augment=augment, precision=precision, seed=seed, max_steps=max_steps)
+    cfg = train_config(model, model_arg, input_size, equalize=equalize, loss=loss, batch_size=batch_size,
+                       epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
+                       warmup_epochs=warmup, label_smoothing=label_smoothing, augment=augment,
+                       precision=precision, seed=seed, device=device, max_steps=max_steps)
     try:
         ds = concat(list(load_splits(data, fmt).values()))
     except (FileNotFoundError, DataError, ValueError) as exc:

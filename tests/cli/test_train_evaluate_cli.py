@@ -92,6 +92,36 @@ def test_cv_runs_folds(tiny_fer, tmp_path):
     assert res["accuracy_mean"] > 0.7
 
 
+def test_cv_takes_the_training_recipe(tiny_fer, tmp_path):
+    """cv takes train's recipe options (the shipped recipe can be cross-validated) and records them."""
+    out = tmp_path / "cv"
+    r = runner.invoke(app, ["cv", "--data", str(tiny_fer), "--model", "fernet_small", "--arg", "fusion=none",
+                            "--folds", "2", "--epochs", "1", "--max-steps", "2", "--batch-size", "16",
+                            "--no-equalize", "--optimizer", "adamw", "--weight-decay", "0.001",
+                            "--schedule", "constant", "--warmup", "0.5", "--label-smoothing", "0.1",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "cv.json").read_text())["provenance"]["config"]
+    assert (cfg["equalize"], cfg["optimizer"], cfg["weight_decay"], cfg["schedule"], cfg["warmup_epochs"],
+            cfg["label_smoothing"]) == (False, "adamw", 0.001, "constant", 0.5, 0.1)
+
+
+def test_train_and_cv_share_the_recipe_options():
+    """Every training-recipe option of train is also an option of cv, with the same default."""
+    import click
+    import typer.main
+
+    def options(name):
+        cmd = typer.main.get_command(app).commands[name]
+        return {o: p.default for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+
+    train, cv = options("train"), options("cv")
+    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--checkpoint-every", "--folds"}
+    shared = set(train) - own
+    assert shared <= set(cv), sorted(shared - set(cv))
+    assert {o: train[o] for o in shared if o != "--out"} == {o: cv[o] for o in shared if o != "--out"}
+
+
 def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
     """--teacher: a first run's best.pt classifies the training images; a second run is trained
     towards those probabilities, records the teacher (file and hash) and keeps the targets for resume."""
