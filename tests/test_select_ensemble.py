@@ -27,4 +27,3 @@ def test_passes_of_shipped_members(select):
     """A plain int8 FERNet is one pass; an edge-fused one pays 2 more for its Kirsch op."""
     assert select.passes("fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
     assert select.passes("fernet-kd4-int8.onnx") == 1.0
-
