@@ -23,6 +23,8 @@
 #                                                 from the default kd2 + kd4 + kdw2 over face + zoom)
 #   edgefer/weights/fernet-kdw5-int8.onnx         $KDW5         (as fernet-kdw4, seed 11, distilled from the
 #                                                 default kdw2 + kdw4 over face + zoom)
+#   edgefer/weights/fernet-kdw6-int8.onnx         $KDW6         (as fernet-kdw4, seed 12, distilled from the
+#                                                 default kdw4 + kdw5 over face + zoom)
 #   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
 #                                                 (face, mirror, zoom) that scores best on PublicTest
 #                                                 within a speed budget (scripts/select_ensemble.py)
@@ -48,10 +50,11 @@ declare -A SRC=(
   [fernet-kdw2-int8]=${KDW2:-runs/fernet-kdw2/best.pt}
   [fernet-kdw4-int8]=${KDW4:-runs/fernet-kdw4/best.pt}
   [fernet-kdw5-int8]=${KDW5:-runs/fernet-kdw5/best.pt}
+  [fernet-kdw6-int8]=${KDW6:-runs/fernet-kdw6/best.pt}
 )
 MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
          fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8 fernet-kd5-int8 fernet-kdw2-int8
-         fernet-kdw4-int8 fernet-kdw5-int8)
+         fernet-kdw4-int8 fernet-kdw5-int8 fernet-kdw6-int8)
 for m in "${MEMBERS[@]}"; do
   src=${SRC[$m]}
   if [ "$src" = fernet ] || [ -f "$src" ]; then
