@@ -1,80 +1,78 @@
 #!/usr/bin/env bash
-# Build the shipped int8 models and the default ensemble from trained checkpoints, then score them.
+# Build the int8 candidates from trained checkpoints, choose the default ensemble among them, put
+# what the package ships in edgefer/weights and the rest in candidates/, then score them all.
 #
-#   edgefer/weights/fernet-int8.onnx              fernet.pt (plain, seed 0), int8
-#   edgefer/weights/fernet-fusion-int8.onnx       $FUSION       (Kirsch edges fused after stage 1, seed 0)
-#   edgefer/weights/fernet-soft-int8.onnx         $SOFT         (plain, seed 1, half FER+ votes in the targets)
-#   edgefer/weights/fernet-fusion-soft-int8.onnx  $FUSION_SOFT  (edge-fused, seed 1, half FER+ votes)
-#   edgefer/weights/fernet-kd-int8.onnx           $KD           (plain, seed 2, distilled from the ensemble
-#                                                 of the four above that PublicTest chose; 70 % of
-#                                                 its targets are the ensemble's probabilities)
-#   edgefer/weights/fernet-kd2-int8.onnx          $KD2          (as fernet-kd, seed 3, distilled from the
-#   edgefer/weights/fernet-kd3-int8.onnx          $KD3           five-member ensemble; fernet-kd3: seed 4)
-#   edgefer/weights/fernet-kd4-int8.onnx          $KD4          (as fernet-kd, seed 5, distilled from the
-#                                                 default fernet-kd + fernet-kd2 over zoomed views)
-#   edgefer/weights/fernet-kdw-int8.onnx          $KDW          (wider, widths 48-96-192-384, seed 6, 36
-#                                                 epochs, distilled from the default kd + kd2 + kd4
-#                                                 over all six views)
-#   edgefer/weights/fernet-kd5-int8.onnx          $KD5          (as fernet-kd, seed 7, distilled from the
-#                                                 default fernet-kd + kd4 + kdw over face + zoom)
-#   edgefer/weights/fernet-kdw2-int8.onnx         $KDW2         (as fernet-kdw, seed 8, distilled from the
-#                                                 same default as fernet-kd5)
-#   edgefer/weights/fernet-kdw4-int8.onnx         $KDW4         (as fernet-kdw, seed 10, 50 epochs, distilled
-#                                                 from the default kd2 + kd4 + kdw2 over face + zoom)
-#   edgefer/weights/fernet-kdw5-int8.onnx         $KDW5         (as fernet-kdw4, seed 11, distilled from the
-#                                                 default kdw2 + kdw4 over face + zoom)
-#   edgefer/weights/fernet-kdw6-int8.onnx         $KDW6         (as fernet-kdw4, seed 12, distilled from the
-#                                                 default kdw4 + kdw5 over face + zoom)
-#   edgefer/weights/fernet-ens.json               the subset of those and set of test-time views
-#                                                 (face, mirror, zoom) that scores best on PublicTest
-#                                                 within a speed budget (scripts/select_ensemble.py)
+# The candidates are listed once, in CANDIDATES below; edgefer/weights/fernet-ens.json is the
+# subset of them and set of test-time views (face, mirror, zoom) that scores best on PublicTest
+# within a speed budget (scripts/select_ensemble.py).
 #
+# The package ships (edgefer/weights) the default's members, the fast model (FAST_MODEL in
+# edgefer/recognize.py) and fernet-int8 + fernet-fusion-int8 (the edge-fusion ablation pair, so
+# that the paper's idea runs without training); every other candidate is kept in candidates/, in
+# the repository but not in the package, so that its scores can be rerun.
 # The checkpoints come from scripts/train_shipped.sh (see the README's "Shipped model" section).
-# A member whose checkpoint is not on this machine is kept as it is in edgefer/weights.
+# A candidate whose checkpoint is not on this machine is kept as it is, wherever it is.
 # Scores: results/shipped-models.json (PublicTest, PrivateTest, and PrivateTest against FER+'s
 # majority labels) and results/ensemble-ablation.json (every subset; scripts/select_ensemble.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=edgefer/weights
-declare -A SRC=(
-  [fernet-int8]=fernet
-  [fernet-fusion-int8]=${FUSION:-runs/fernet-fusion/best.pt}
-  [fernet-soft-int8]=${SOFT:-runs/fernet-s1-soft/best.pt}
-  [fernet-fusion-soft-int8]=${FUSION_SOFT:-runs/fernet-fusion-s1-soft/best.pt}
-  [fernet-kd-int8]=${KD:-runs/fernet-kd/best.pt}
-  [fernet-kd2-int8]=${KD2:-runs/fernet-kd2/best.pt}
-  [fernet-kd3-int8]=${KD3:-runs/fernet-kd3/best.pt}
-  [fernet-kd4-int8]=${KD4:-runs/fernet-kd4/best.pt}
-  [fernet-kdw-int8]=${KDW:-runs/fernet-kdw/best.pt}
-  [fernet-kd5-int8]=${KD5:-runs/fernet-kd5/best.pt}
-  [fernet-kdw2-int8]=${KDW2:-runs/fernet-kdw2/best.pt}
-  [fernet-kdw4-int8]=${KDW4:-runs/fernet-kdw4/best.pt}
-  [fernet-kdw5-int8]=${KDW5:-runs/fernet-kdw5/best.pt}
-  [fernet-kdw6-int8]=${KDW6:-runs/fernet-kdw6/best.pt}
+C=candidates
+# name=checkpoint, in the order the selection lists them ("fernet": the shipped fernet.pt).
+# Seeds, epochs and teachers are the README's; "ens" is the default at the time it was trained.
+CANDIDATES=(
+  fernet-int8=fernet                                          # plain, seed 0
+  fernet-fusion-int8=${FUSION:-runs/fernet-fusion/best.pt}    # Kirsch edges fused after stage 1, seed 0
+  fernet-soft-int8=${SOFT:-runs/fernet-s1-soft/best.pt}       # plain, seed 1, half FER+ votes in the targets
+  fernet-fusion-soft-int8=${FUSION_SOFT:-runs/fernet-fusion-s1-soft/best.pt}  # edge-fused, seed 1, half FER+
+  fernet-kd-int8=${KD:-runs/fernet-kd/best.pt}                # plain, seed 2, 70 % of targets from the ens
+  fernet-kd2-int8=${KD2:-runs/fernet-kd2/best.pt}             # as kd, seed 3, ens of five
+  fernet-kd3-int8=${KD3:-runs/fernet-kd3/best.pt}             # as kd2, seed 4
+  fernet-kd4-int8=${KD4:-runs/fernet-kd4/best.pt}             # as kd, seed 5, ens kd + kd2 over zoom
+  fernet-kdw-int8=${KDW:-runs/fernet-kdw/best.pt}             # widths 48-96-192-384, seed 6, 36 epochs
+  fernet-kd5-int8=${KD5:-runs/fernet-kd5/best.pt}             # as kd, seed 7, ens kd + kd4 + kdw
+  fernet-kdw2-int8=${KDW2:-runs/fernet-kdw2/best.pt}          # as kdw, seed 8, the same ens
+  fernet-kdw4-int8=${KDW4:-runs/fernet-kdw4/best.pt}          # as kdw, seed 10, 50 epochs
+  fernet-kdw5-int8=${KDW5:-runs/fernet-kdw5/best.pt}          # as kdw4, seed 11
+  fernet-kdw6-int8=${KDW6:-runs/fernet-kdw6/best.pt}          # as kdw4, seed 12
 )
-MEMBERS=(fernet-int8 fernet-fusion-int8 fernet-soft-int8 fernet-fusion-soft-int8 fernet-kd-int8 fernet-kd2-int8
-         fernet-kd3-int8 fernet-kd4-int8 fernet-kdw-int8 fernet-kd5-int8 fernet-kdw2-int8
-         fernet-kdw4-int8 fernet-kdw5-int8 fernet-kdw6-int8)
-for m in "${MEMBERS[@]}"; do
-  src=${SRC[$m]}
+MEMBERS=("${CANDIDATES[@]%%=*}")
+where() {  # the file of candidate $1, in the package or out of it, or nothing
+  for d in $W $C; do if [ -f "$d/$1.onnx" ]; then echo "$d/$1.onnx"; return; fi; done
+}
+mkdir -p $C
+for entry in "${CANDIDATES[@]}"; do
+  m=${entry%%=*} src=${entry#*=}
+  have=$(where "$m")
   if [ "$src" = fernet ] || [ -f "$src" ]; then
-    .venv/bin/edgefer export --model "$src" --format onnx --int8 --out $W/$m.onnx --overwrite
-  elif [ -f $W/$m.onnx ]; then
-    echo "build_shipped: $src not here; keeping $W/$m.onnx as it is" >&2
+    .venv/bin/edgefer export --model "$src" --format onnx --int8 --out "${have:-$C/$m.onnx}" --overwrite
+  elif [ -n "$have" ]; then
+    echo "build_shipped: $src not here; keeping $have as it is" >&2
   else
-    echo "build_shipped: neither $src nor $W/$m.onnx exists" >&2; exit 2
+    echo "build_shipped: neither $src nor $m.onnx in $W or $C exists" >&2; exit 2
   fi
 done
-.venv/bin/python scripts/select_ensemble.py "${MEMBERS[@]/%/.onnx}"
+PATHS=(); for m in "${MEMBERS[@]}"; do PATHS+=("$(where "$m")"); done
+.venv/bin/python scripts/select_ensemble.py "${PATHS[@]}"
+
+# what ships: the default's members, the fast model and the edge-fusion ablation pair
+SHIP=" $(.venv/bin/python -c 'import json; from edgefer.recognize import FAST_MODEL
+print(" ".join([m.removesuffix(".onnx") for m in json.load(open("edgefer/weights/fernet-ens.json"))["members"]] + [FAST_MODEL]))') fernet-int8 fernet-fusion-int8 "
+for m in "${MEMBERS[@]}"; do
+  p=$(where "$m")
+  case "$SHIP" in *" $m "*) dest=$W/$m.onnx ;; *) dest=$C/$m.onnx ;; esac
+  if [ "$p" != "$dest" ]; then mv "$p" "$dest"; echo "build_shipped: moved $p to $dest" >&2; fi
+done
 
 D=${EDGEFER_DATASETS:-$(cd .. && pwd)/shared/datasets}/fer2013
 MODELS=(fernet "${MEMBERS[@]}" fernet-ens)
 mkdir -p runs
 for m in "${MODELS[@]}"; do
+  model=$(where "$m"); model=${model:-$m}  # a candidate's file, or a shipped name (fernet, fernet-ens)
   for s in publictest privatetest; do
-    .venv/bin/edgefer evaluate --data "$D" --split $s --model $m --json > runs/eval-$m-$s.json
+    .venv/bin/edgefer evaluate --data "$D" --split $s --model "$model" --json > runs/eval-$m-$s.json
   done
-  .venv/bin/edgefer evaluate --data "$D" --split privatetest --labels ferplus --model $m --json > runs/eval-$m-ferplus.json
+  .venv/bin/edgefer evaluate --data "$D" --split privatetest --labels ferplus --model "$model" --json > runs/eval-$m-ferplus.json
 done
 .venv/bin/python - "${MODELS[@]}" <<'PY'
 import json, sys

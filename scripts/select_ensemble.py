@@ -8,17 +8,21 @@ members, then fewer views: faster).
 PrivateTest plays no part in the choice; the table of all subsets is the ablation, written to
 results/ensemble-ablation.json.
 
-    .venv/bin/python scripts/select_ensemble.py fernet-int8.onnx fernet-fusion-int8.onnx ...
+    .venv/bin/python scripts/select_ensemble.py edgefer/weights/fernet-int8.onnx candidates/fernet-kd-int8.onnx ...
+
+Candidates are ONNX files anywhere; the table and the manifest name them by file name, which must
+be unique, and the manifest's members must end up beside it in edgefer/weights
+(scripts/build_shipped.sh moves them there).
 """
 import itertools
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from edgefer.classifiers import TTA_VIEWS, load_classifier, view
 from edgefer.data.load import dataset_root, load_splits
-from edgefer.recognize import WEIGHTS_DIR
 from edgefer.results import provenance, write_json
 
 SPLITS = ("publictest", "privatetest")
@@ -59,20 +63,21 @@ def relative_flops(model_name: str, kwargs: dict) -> float:
     return flops(model_name, kwargs) / flops("fernet", {"fusion": "none"})
 
 
-def passes(name: str) -> float:
-    """What one view of member ``name`` costs, in passes of a plain FERNet (see ``BUDGET``)."""
+def passes(path: Path) -> float:
+    """What one view of the member in ``path`` costs, in passes of a plain FERNet (see ``BUDGET``)."""
     from edgefer.export import read_onnx_metadata
-    meta = read_onnx_metadata(WEIGHTS_DIR / name)
+    meta = read_onnx_metadata(path)
     kwargs = json.loads(meta.get("model_kwargs", "{}"))
     fused = kwargs.get("fusion", "feature") != "none"
     return round(relative_flops(meta.get("model_name", "fernet"), kwargs) + (2 if fused else 0), 2)
 
 
-def member_probabilities(names, splits):
-    """probs[name][split][view]: float (N, 7) for each candidate member and view."""
+def member_probabilities(paths, splits):
+    """probs[file name][split][view]: float (N, 7) for each candidate member and view."""
     probs = {}
-    for name in names:
-        clf = load_classifier(WEIGHTS_DIR / name)
+    for path in paths:
+        name = path.name
+        clf = load_classifier(path)
         probs[name] = {}
         for s in SPLITS:
             x = clf.spec.crops(splits[s].images)
@@ -81,10 +86,17 @@ def member_probabilities(names, splits):
     return probs
 
 
-def main(names, out="results/ensemble-ablation.json", manifest="edgefer/weights/fernet-ens.json"):
+def main(paths, out="results/ensemble-ablation.json", manifest="edgefer/weights/fernet-ens.json"):
+    paths = [Path(p) for p in paths]
+    names = [p.name for p in paths]
+    if len(set(names)) < len(names):
+        sys.exit(f"select_ensemble: two candidates share a file name: {' '.join(map(str, paths))}")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        sys.exit(f"select_ensemble: no such candidate file: {', '.join(missing)}")
     splits = load_splits(dataset_root() / "fer2013", progress=False)
-    probs = member_probabilities(names, splits)
-    cost = {name: passes(name) for name in names}
+    probs = member_probabilities(paths, splits)
+    cost = {p.name: passes(p) for p in paths}
     rows = []
     for k in range(1, min(len(names), MAX_MEMBERS) + 1):
         for subset in itertools.combinations(names, k):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from edgefer.recognize import WEIGHTS_DIR
+
 SCRIPT = Path(__file__).parents[1] / "scripts" / "select_ensemble.py"
 
 
@@ -25,5 +27,5 @@ def test_relative_flops_scales_with_width_squared(select):
 
 def test_passes_of_shipped_members(select):
     """A plain int8 FERNet is one pass; an edge-fused one pays 2 more for its Kirsch op."""
-    assert select.passes("fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
-    assert select.passes("fernet-kd4-int8.onnx") == 1.0
+    assert select.passes(WEIGHTS_DIR / "fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
+    assert select.passes(WEIGHTS_DIR / "fernet-kd4-int8.onnx") == 1.0

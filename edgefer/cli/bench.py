@@ -17,7 +17,7 @@ def bench(
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
     shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, the fast one, fernet): crops/s and end-to-end video fps."),
-    also: Optional[list[str]] = typer.Option(None, "--also", help="Also time this shipped model (repeatable), e.g. --also fernet-kdw-int8; see `edgefer models`."),
+    also: Optional[list[str]] = typer.Option(None, "--also", help="Also time this shipped model (repeatable), e.g. --also fernet-fusion-int8; see `edgefer models`."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
 ) -> None:
