@@ -35,6 +35,7 @@ CANDIDATES=(
   fernet-kdw4-int8=${KDW4:-runs/fernet-kdw4/best.pt}          # as kdw, seed 10, 50 epochs
   fernet-kdw5-int8=${KDW5:-runs/fernet-kdw5/best.pt}          # as kdw4, seed 11
   fernet-kdw6-int8=${KDW6:-runs/fernet-kdw6/best.pt}          # as kdw4, seed 12
+  fernet-kdw7-int8=${KDW7:-runs/fernet-kdw7/best.pt}          # as kdw4, two convolutions in stage 1, seed 13
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing
