@@ -8,8 +8,9 @@
 #
 # The package ships (edgefer/weights) the default's members, the fast model (FAST_MODEL in
 # edgefer/recognize.py) and fernet-int8 + fernet-fusion-int8 (the edge-fusion ablation pair, so
-# that the paper's idea runs without training); every other candidate is kept in candidates/, in
-# the repository but not in the package, so that its scores can be rerun.
+# that the paper's idea runs without training): shipped() in scripts/select_ensemble.py, which
+# moves the files. Every other candidate is kept in candidates/, in the repository but not in the
+# package, so that its scores can be rerun.
 # The checkpoints come from scripts/train_shipped.sh (see the README's "Shipped model" section).
 # A candidate whose checkpoint is not on this machine is kept as it is, wherever it is.
 # Scores: results/shipped-models.json (PublicTest, PrivateTest, and PrivateTest against FER+'s
@@ -54,16 +55,8 @@ for entry in "${CANDIDATES[@]}"; do
   fi
 done
 PATHS=(); for m in "${MEMBERS[@]}"; do PATHS+=("$(where "$m")"); done
+# chooses the default, then moves each file to edgefer/weights or candidates/ (shipped() there)
 .venv/bin/python scripts/select_ensemble.py "${PATHS[@]}"
-
-# what ships: the default's members, the fast model and the edge-fusion ablation pair
-SHIP=" $(.venv/bin/python -c 'import json; from edgefer.recognize import FAST_MODEL
-print(" ".join([m.removesuffix(".onnx") for m in json.load(open("edgefer/weights/fernet-ens.json"))["members"]] + [FAST_MODEL]))') fernet-int8 fernet-fusion-int8 "
-for m in "${MEMBERS[@]}"; do
-  p=$(where "$m")
-  case "$SHIP" in *" $m "*) dest=$W/$m.onnx ;; *) dest=$C/$m.onnx ;; esac
-  if [ "$p" != "$dest" ]; then mv "$p" "$dest"; echo "build_shipped: moved $p to $dest" >&2; fi
-done
 
 D=${EDGEFER_DATASETS:-$(cd .. && pwd)/shared/datasets}/fer2013
 MODELS=(fernet "${MEMBERS[@]}" fernet-ens)

@@ -10,9 +10,10 @@ results/ensemble-ablation.json.
 
     .venv/bin/python scripts/select_ensemble.py edgefer/weights/fernet-int8.onnx candidates/fernet-kd-int8.onnx ...
 
-Candidates are ONNX files anywhere; the table and the manifest name them by file name, which must
-be unique, and the manifest's members must end up beside it in edgefer/weights
-(scripts/build_shipped.sh moves them there).
+Candidates are ONNX files in edgefer/weights (the package) or candidates/ (the repository only);
+the table and the manifest name them by file name, which must be unique. After the choice each
+file is moved to where it belongs (``place``): the package ships what ``shipped`` names, and every
+other candidate is kept in candidates/, where its scores can still be rerun.
 """
 import itertools
 import json
@@ -23,6 +24,7 @@ import numpy as np
 
 from edgefer.classifiers import TTA_VIEWS, load_classifier, view
 from edgefer.data.load import dataset_root, load_splits
+from edgefer.recognize import FAST_MODEL, WEIGHTS_DIR
 from edgefer.results import provenance, write_json
 
 SPLITS = ("publictest", "privatetest")
@@ -43,6 +45,35 @@ MAX_MEMBERS = 5
 no choice of 6 or more members beat the best of 5 or fewer on PublicTest, within the budget
 (69.52 % against 70.30 %) or over it (70.33 % against 70.41 %); the table doubles with each
 candidate, and this keeps it to a few MB."""
+
+
+ALWAYS_SHIPPED = ("fernet-int8.onnx", "fernet-fusion-int8.onnx")
+"""The edge-fusion ablation pair (plain and Kirsch-fused FERNet, seed 0), shipped whatever the
+default is, so that the paper's idea runs without training."""
+
+KEPT_DIR = Path(__file__).parents[1] / "candidates"
+
+
+def shipped(members) -> set:
+    """File names the package ships: the default's ``members``, the fast model and ``ALWAYS_SHIPPED``."""
+    return {*members, f"{FAST_MODEL}.onnx", *ALWAYS_SHIPPED}
+
+
+def place(paths, ship, weights_dir=WEIGHTS_DIR, kept_dir=KEPT_DIR) -> list:
+    """Move each candidate file in ``paths`` to ``weights_dir`` if its name is in ``ship``, else to
+    ``kept_dir``; returns the new paths, in order. Refuses, before moving anything, to overwrite a
+    file of the same name that is already at a destination."""
+    paths = [Path(p).resolve() for p in paths]
+    dests = [Path(weights_dir if p.name in ship else kept_dir).resolve() / p.name for p in paths]
+    clash = [str(d) for p, d in zip(paths, dests) if d.exists() and not d.samefile(p)]
+    if clash:
+        sys.exit(f"select_ensemble: would overwrite {', '.join(clash)}; remove the stale copy first")
+    for p, d in zip(paths, dests):
+        if d != p:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            p.replace(d)
+            print(f"select_ensemble: moved {p} to {d}", file=sys.stderr)
+    return dests
 
 
 def relative_flops(model_name: str, kwargs: dict) -> float:
@@ -86,7 +117,8 @@ def member_probabilities(paths, splits):
     return probs
 
 
-def main(paths, out="results/ensemble-ablation.json", manifest="edgefer/weights/fernet-ens.json"):
+def main(paths, out="results/ensemble-ablation.json", manifest=WEIGHTS_DIR / "fernet-ens.json",
+         kept_dir=KEPT_DIR):
     paths = [Path(p) for p in paths]
     names = [p.name for p in paths]
     if len(set(names)) < len(names):
@@ -94,6 +126,10 @@ def main(paths, out="results/ensemble-ablation.json", manifest="edgefer/weights/
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         sys.exit(f"select_ensemble: no such candidate file: {', '.join(missing)}")
+    homes = (Path(manifest).parent, Path(kept_dir))
+    stale = [str(d / p.name) for p in paths for d in homes if (d / p.name).exists() and not (d / p.name).samefile(p)]
+    if stale:  # checked before the long scoring, so that place() cannot fail at the end
+        sys.exit(f"select_ensemble: a second copy of a candidate is in the way: {', '.join(stale)}")
     splits = load_splits(dataset_root() / "fer2013", progress=False)
     probs = member_probabilities(paths, splits)
     cost = {p.name: passes(p) for p in paths}
@@ -133,6 +169,7 @@ def main(paths, out="results/ensemble-ablation.json", manifest="edgefer/weights/
         "members": best["members"], "tta": best["tta"],
         "trained_on": {"data": "fer2013", "split": "train"}})
     print(json.dumps(best), file=sys.stderr)
+    place(paths, shipped(best["members"]), Path(manifest).parent, kept_dir)
 
 
 if __name__ == "__main__":

@@ -186,25 +186,6 @@ def test_shipped_default_and_fast_models_are_valid():
     assert Recognizer().name == DEFAULT_MODEL
 
 
-def test_every_candidate_is_either_shipped_or_kept_out_of_the_package():
-    """Each int8 candidate in the ablation table is a file in exactly one of edgefer/weights (the
-    package) and candidates/ (the repository only); the package holds the default's members, the
-    fast model and the edge-fusion ablation pair, and nothing else of the candidates."""
-    from pathlib import Path
-
-    from edgefer.recognize import WEIGHTS_DIR
-
-    root = Path(__file__).parents[1]
-    ablation = json.loads((root / "results" / "ensemble-ablation.json").read_text())
-    candidates = {m for r in ablation["subsets"] for m in r["members"]}
-    shipped = {p.name for p in WEIGHTS_DIR.glob("*.onnx")}
-    kept_out = {p.name for p in (root / "candidates").glob("*.onnx")}
-    assert shipped & kept_out == set()
-    assert candidates == shipped | kept_out
-    assert shipped == {*ablation["chosen"]["members"], f"{FAST_MODEL}.onnx", "fernet-int8.onnx",
-                       "fernet-fusion-int8.onnx"}
-
-
 def test_shipped_models_accuracy_on_publictest_sample():
     """On 1,200 PublicTest faces (stratified, seed 0) the shipped models stay near their measured
     accuracy (full PublicTest: fernet-ens 71.3%, fernet-kd4-int8 67.6%; chance is 14%, the majority

@@ -1,12 +1,15 @@
-"""The speed cost that scripts/select_ensemble.py charges each candidate member of the default."""
+"""scripts/select_ensemble.py: the speed cost it charges each candidate member of the default, and
+where it puts each candidate file (the package or candidates/) once the default is chosen."""
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
 from edgefer.recognize import WEIGHTS_DIR
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "select_ensemble.py"
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "scripts" / "select_ensemble.py"
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +32,56 @@ def test_passes_of_shipped_members(select):
     """A plain int8 FERNet is one pass; an edge-fused one pays 2 more for its Kirsch op."""
     assert select.passes(WEIGHTS_DIR / "fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
     assert select.passes(WEIGHTS_DIR / "fernet-kd4-int8.onnx") == 1.0
+
+
+def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
+    """Each int8 candidate in the ablation table is a file in exactly one of edgefer/weights (the
+    package) and candidates/ (the repository only), and the package holds what ``shipped`` names
+    for the chosen default (its members, the fast model, the edge-fusion pair) and nothing else."""
+    ablation = json.loads((ROOT / "results" / "ensemble-ablation.json").read_text())
+    candidates = {m for r in ablation["subsets"] for m in r["members"]}
+    in_package = {p.name for p in WEIGHTS_DIR.glob("*.onnx")}
+    kept_out = {p.name for p in select.KEPT_DIR.glob("*.onnx")}
+    assert in_package & kept_out == set()
+    assert candidates == in_package | kept_out
+    assert in_package == select.shipped(ablation["chosen"]["members"])
+    assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", "fernet-kd4-int8.onnx"} <= in_package
+
+
+def test_place_moves_each_file_to_where_the_choice_puts_it(select, tmp_path):
+    """A candidate the new default ships moves into the package, one it no longer ships moves out,
+    and one already in place stays; the bytes travel with the file."""
+    weights, kept = tmp_path / "weights", tmp_path / "candidates"
+    weights.mkdir(), kept.mkdir()
+    for d, name in [(weights, "old.onnx"), (kept, "new.onnx"), (weights, "stay.onnx")]:
+        (d / name).write_bytes(name.encode())
+    paths = [weights / "old.onnx", kept / "new.onnx", weights / ".." / "weights" / "stay.onnx"]
+    out = select.place(paths, {"new.onnx", "stay.onnx"}, weights, kept)
+    assert out == [kept / "old.onnx", weights / "new.onnx", weights / "stay.onnx"]
+    assert sorted(p.name for p in weights.iterdir()) == ["new.onnx", "stay.onnx"]
+    assert [p.name for p in kept.iterdir()] == ["old.onnx"]
+    assert (weights / "new.onnx").read_bytes() == b"new.onnx"
+    assert select.place(out, {"new.onnx", "stay.onnx"}, weights, kept) == out  # nothing left to move
+
+
+def test_place_refuses_to_overwrite_a_second_copy(select, tmp_path):
+    """Two files of one name (one in each folder) stop it before anything moves."""
+    weights, kept = tmp_path / "weights", tmp_path / "candidates"
+    weights.mkdir(), kept.mkdir()
+    (weights / "a.onnx").write_bytes(b"shipped")
+    (kept / "a.onnx").write_bytes(b"stale")
+    (kept / "b.onnx").write_bytes(b"b")
+    with pytest.raises(SystemExit, match="would overwrite .*a.onnx"):
+        select.place([kept / "b.onnx", weights / "a.onnx"], {"b.onnx"}, weights, kept)
+    assert (kept / "a.onnx").read_bytes() == b"stale" and (kept / "b.onnx").exists()
+
+
+def test_a_second_copy_stops_the_selection_before_any_scoring(select, tmp_path):
+    """A candidate named twice across the two folders is refused up front, not after the scoring."""
+    weights, kept = tmp_path / "weights", tmp_path / "candidates"
+    weights.mkdir(), kept.mkdir()
+    (weights / "a.onnx").write_bytes(b"one")
+    (kept / "a.onnx").write_bytes(b"two")
+    with pytest.raises(SystemExit, match="second copy .*candidates/a.onnx"):
+        select.main([weights / "a.onnx"], out=tmp_path / "t.json", manifest=weights / "ens.json", kept_dir=kept)
+    assert not (weights / "ens.json").exists()
