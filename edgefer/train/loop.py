@@ -131,12 +131,14 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
     else:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history, best_acc, start_epoch, start_step = [], -1.0, 0, 0
+    history, best_acc, start_epoch, start_step, seconds_before = [], -1.0, 0, 0, 0.0
     if state is not None:
         ts = state["train_state"]
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(ts["optimizer"])
         history, best_acc = ts["history"], ts["best_acc"]
+        # training time before this resume (older checkpoints: up to their last finished epoch)
+        seconds_before = ts.get("seconds", history[-1]["seconds"] if history else 0.0)
         start_epoch, start_step = ts["epoch"], ts["step_in_epoch"]
         torch.set_rng_state(ts["torch_rng"])
         log.info("resuming %s at epoch %d, step %d", last_path, start_epoch, start_step)
@@ -164,7 +166,11 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
                         train_state={"config": cfg.to_dict(), "optimizer": opt.state_dict(),
                                      "epoch": epoch, "step_in_epoch": step_in_epoch,
                                      "generator": gen_state, "torch_rng": torch.get_rng_state(),
-                                     "history": history, "best_acc": best_acc})
+                                     "history": history, "best_acc": best_acc,
+                                     "seconds": elapsed()})
+
+    def elapsed() -> float:  # seconds of training in this run, across resumes
+        return round(seconds_before + time.time() - t_start, 1)
 
     global_step = start_epoch * steps_per_epoch + start_step
     bar = None
@@ -228,7 +234,7 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
             save_last(epoch, done_steps, g.get_state())
             break
         record = {"epoch": epoch + 1, "iteration": global_step,
-                  "seconds": round(time.time() - t_start, 1)}
+                  "seconds": elapsed()}
         if x_val is not None and rank == 0:
             pred = predict_logits(model, x_val, precision=cfg.precision,
                                   device=str(device)).argmax(1).numpy()

@@ -70,6 +70,25 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, stop_after):
     assert full["iterations"] == 18
 
 
+def test_resume_keeps_counting_training_time(tmp_path, monkeypatch):
+    """history.json's "seconds" is the training time since the run began, across a resume, not
+    since the resume (a clock that moves 10 s per reading makes each step visible)."""
+    import itertools
+
+    from edgefer.train import loop
+    ticks = itertools.count(1000.0, 10.0)
+    monkeypatch.setattr(loop.time, "time", lambda: next(ticks))
+    x, y = _toy()
+    fit(_cfg(max_steps=9), x, y, val_pixels=x[:16], val_labels=y[:16], out_dir=tmp_path)
+    before = load_checkpoint(tmp_path / "last.pt")["train_state"]["seconds"]
+    first = json.loads((tmp_path / "history.json").read_text())
+    assert [h["epoch"] for h in first] == [1] and 0 < first[0]["seconds"] < before
+    fit(_cfg(), x, y, val_pixels=x[:16], val_labels=y[:16], out_dir=tmp_path, resume=True)
+    seconds = [h["seconds"] for h in json.loads((tmp_path / "history.json").read_text())]
+    assert len(seconds) == 3 and seconds[0] == first[0]["seconds"]
+    assert before < seconds[1] < seconds[2]
+
+
 def test_resume_refuses_other_config(tmp_path):
     """Resuming with different options (other than epochs) is refused with a clear message."""
     x, y = _toy(n=32)
