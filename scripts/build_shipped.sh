@@ -37,6 +37,7 @@ CANDIDATES=(
   fernet-kdw5-int8=${KDW5:-runs/fernet-kdw5/best.pt}          # as kdw4, seed 11
   fernet-kdw6-int8=${KDW6:-runs/fernet-kdw6/best.pt}          # as kdw4, seed 12
   fernet-kdw7-int8=${KDW7:-runs/fernet-kdw7/best.pt}          # as kdw4, two convolutions in stage 1, seed 13
+  fernet-kdx-int8=${KDX:-runs/fernet-kdx/best.pt}             # as kdw4, widths 64-128-256-512, seed 14
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing
