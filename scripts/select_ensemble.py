@@ -62,13 +62,19 @@ def shipped(members) -> set:
     return {*members, f"{FAST_MODEL}.onnx", *ALWAYS_SHIPPED}
 
 
+def second_copies(paths, folders) -> list:
+    """Files in ``folders`` that share a name with one of ``paths`` but are not that file."""
+    pairs = [(Path(d) / Path(p).name, p) for p in paths for d in folders]
+    return [str(copy) for copy, p in pairs if copy.exists() and not copy.samefile(p)]
+
+
 def place(paths, ship, weights_dir=WEIGHTS_DIR, kept_dir=KEPT_DIR) -> list:
     """Move each candidate file in ``paths`` to ``weights_dir`` if its name is in ``ship``, else to
-    ``kept_dir``; returns the new paths, in order. Refuses, before moving anything, to overwrite a
-    file of the same name that is already at a destination."""
+    ``kept_dir``; returns the new paths, in order. Refuses, before moving anything, when either
+    folder holds a second file of the same name (``second_copies``), which a move could overwrite."""
     paths = [Path(p).resolve() for p in paths]
     dests = [Path(weights_dir if p.name in ship else kept_dir).resolve() / p.name for p in paths]
-    clash = [str(d) for p, d in zip(paths, dests) if d.exists() and not d.samefile(p)]
+    clash = second_copies(paths, [weights_dir, kept_dir])
     if clash:
         sys.exit(f"select_ensemble: would overwrite {', '.join(clash)}; remove the stale copy first")
     for p, d in zip(paths, dests):
@@ -129,8 +135,7 @@ def main(paths, out="results/ensemble-ablation.json", manifest=WEIGHTS_DIR / "fe
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         sys.exit(f"select_ensemble: no such candidate file: {', '.join(missing)}")
-    homes = (Path(manifest).parent, Path(kept_dir))
-    stale = [str(d / p.name) for p in paths for d in homes if (d / p.name).exists() and not (d / p.name).samefile(p)]
+    stale = second_copies(paths, [Path(manifest).parent, kept_dir])
     if stale:  # checked before the long scoring, so that place() cannot fail at the end
         sys.exit(f"select_ensemble: a second copy of a candidate is in the way: {', '.join(stale)}")
     splits = load_splits(dataset_root() / "fer2013", progress=False)
