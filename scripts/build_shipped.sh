@@ -17,8 +17,7 @@
 # majority labels) and results/ensemble-ablation.json (every subset; scripts/select_ensemble.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-W=edgefer/weights
-C=candidates
+{ read -r W; read -r C; } < <(.venv/bin/python scripts/select_ensemble.py --folders)  # edgefer/weights, candidates
 # name=checkpoint, in the order the selection lists them ("fernet": the shipped fernet.pt).
 # Seeds, epochs and teachers are the README's; "ens" is the default at the time it was trained.
 CANDIDATES=(

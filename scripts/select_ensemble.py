@@ -9,6 +9,7 @@ PrivateTest plays no part in the choice; the table of all subsets is the ablatio
 results/ensemble-ablation.json.
 
     .venv/bin/python scripts/select_ensemble.py edgefer/weights/fernet-int8.onnx candidates/fernet-kd-int8.onnx ...
+    .venv/bin/python scripts/select_ensemble.py --folders   # prints the two folders below, one per line
 
 Candidates are ONNX files in edgefer/weights (the package) or candidates/ (the repository only);
 the table and the manifest name them by file name, which must be unique. After the choice each
@@ -180,7 +181,16 @@ def main(paths, out="results/ensemble-ablation.json", manifest=WEIGHTS_DIR / "fe
     place(paths, shipped(best["members"]), Path(manifest).parent, kept_dir)
 
 
+def folders(root=Path(__file__).parents[1]) -> str:
+    """The package's and the kept candidates' folders, relative to ``root``, one per line: what
+    ``--folders`` prints, so that scripts/build_shipped.sh names neither a second time."""
+    return "\n".join(str(Path(d).relative_to(root)) for d in (WEIGHTS_DIR, KEPT_DIR))
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--folders"]:
+        print(folders())
+    else:
+        main(sys.argv[1:])

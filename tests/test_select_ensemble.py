@@ -85,3 +85,17 @@ def test_a_second_copy_stops_the_selection_before_any_scoring(select, tmp_path):
     with pytest.raises(SystemExit, match="second copy .*candidates/a.onnx"):
         select.main([weights / "a.onnx"], out=tmp_path / "t.json", manifest=weights / "ens.json", kept_dir=kept)
     assert not (weights / "ens.json").exists()
+
+
+def test_folders_names_the_package_and_the_kept_candidates_once_for_the_build_script(select):
+    """``--folders`` prints the two folders the build moves files between, relative to the
+    repository, so that scripts/build_shipped.sh reads them instead of naming them again."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(SCRIPT), "--folders"], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split("\n")
+    assert out[:2] == ["edgefer/weights", "candidates"]
+    assert (ROOT / out[0]).resolve() == WEIGHTS_DIR.resolve()
+    assert (ROOT / out[1]).resolve() == select.KEPT_DIR.resolve()
+    assert "select_ensemble.py --folders" in (ROOT / "scripts" / "build_shipped.sh").read_text()
