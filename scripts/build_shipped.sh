@@ -37,7 +37,7 @@ CANDIDATES=(
   fernet-kdw6-int8=${KDW6:-runs/fernet-kdw6/best.pt}          # as kdw4, seed 12
   fernet-kdw7-int8=${KDW7:-runs/fernet-kdw7/best.pt}          # as kdw4, two convolutions in stage 1, seed 13
   fernet-kdx-int8=${KDX:-runs/fernet-kdx/best.pt}             # as kdw4, widths 64-128-256-512, seed 14
-  fernet-kdx2-int8=${KDX2:-runs/fernet-kdx2/best.pt}           # as kdx, seed 15, ens kd2 + kdx over zoom
+  fernet-kdx2-int8=${KDX2:-runs/fernet-kdx2/best.pt}          # as kdx, seed 15, ens kd2 + kdx over zoom
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing

@@ -2,6 +2,8 @@
 where it puts each candidate file (the package or candidates/) once the default is chosen."""
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,9 +92,6 @@ def test_a_second_copy_stops_the_selection_before_any_scoring(select, tmp_path):
 def test_folders_names_the_package_and_the_kept_candidates_once_for_the_build_script(select):
     """``--folders`` prints the two folders the build moves files between, relative to the
     repository, so that scripts/build_shipped.sh reads them instead of naming them again."""
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, str(SCRIPT), "--folders"], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.split("\n")
     assert out[:2] == ["edgefer/weights", "candidates"]
