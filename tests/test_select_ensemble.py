@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edgefer.classifiers import read_manifest
 from edgefer.recognize import WEIGHTS_DIR
 
 ROOT = Path(__file__).parents[1]
@@ -48,6 +49,16 @@ def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
     assert candidates == in_package | kept_out
     assert in_package == select.shipped(ablation["chosen"]["members"])
     assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", "fernet-kd4-int8.onnx"} <= in_package
+
+
+def test_every_manifest_in_either_folder_names_members_that_are_there(select):
+    """A rebuild moves candidates between the package and candidates/; a manifest in either (the
+    default, a teacher) that still names a member at its old place would stop loading."""
+    manifests = sorted(WEIGHTS_DIR.glob("*.json")) + sorted(select.KEPT_DIR.glob("*.json"))
+    assert {p.name for p in manifests} >= {"fernet-ens.json", "teacher-kdy.json"}
+    for path in manifests:
+        members = read_manifest(path)["members"]  # ValueError names a member that is not there
+        assert members and all(m.is_file() for m in members), path
 
 
 def test_place_moves_each_file_to_where_the_choice_puts_it(select, tmp_path):
