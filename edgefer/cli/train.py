@@ -91,9 +91,24 @@ def _teacher_path(teacher: str) -> Path:
 
 
 def _teacher_id(path: Path) -> str:
-    """What the run records of its teacher: the model file and the start of its SHA-256."""
+    """What the run records of its teacher: the model file and the start of a SHA-256 of its bytes
+    and, for an ensemble manifest (which only names its members), of its members' bytes in order.
+
+    A resume is refused when this differs from the saved run's, so it pins the teacher's weights.
+    """
     import hashlib
-    return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+
+    from edgefer.classifiers import read_manifest
+
+    digest = hashlib.sha256(path.read_bytes())
+    if path.suffix.lower() == ".json":
+        try:
+            members = read_manifest(path)["members"]
+        except ValueError as exc:
+            fail(f"--teacher: {exc}")
+        for member in members:
+            digest.update(member.read_bytes())
+    return f"{path.name} sha256:{digest.hexdigest()[:16]}"
 
 
 def _teacher_targets(path: Path, train_ds, out: Path, *, resume: bool):

@@ -153,6 +153,32 @@ def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
     np.testing.assert_allclose(np.load(student / "teacher_targets.npy"), targets, atol=1e-6)
 
 
+def test_the_recorded_id_of_a_manifest_teacher_covers_its_members_weights(tmp_path):
+    """An ensemble manifest only names its members: the id a run records of it (and compares on
+    resume) changes when a member's bytes change, though the manifest's own text does not."""
+    from edgefer.cli.train import _teacher_id
+    member = tmp_path / "a.onnx"
+    member.write_bytes(b"first weights")
+    manifest = tmp_path / "ens.json"
+    manifest.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["a.onnx"]}))
+    before = _teacher_id(manifest)
+    assert re.fullmatch(r"ens\.json sha256:[0-9a-f]{16}", before)
+    assert _teacher_id(manifest) == before
+    member.write_bytes(b"other weights")
+    assert _teacher_id(manifest) != before
+
+
+def test_train_with_a_manifest_teacher_whose_member_is_missing_is_clear(tiny_fer, tmp_path):
+    """A --teacher manifest naming a member that is not there is refused before any training,
+    naming the manifest and the member."""
+    manifest = tmp_path / "ens.json"
+    manifest.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["gone.onnx"]}))
+    r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(tmp_path / "o"),
+                            "--teacher", str(manifest)])
+    assert r.exit_code != 0 and "--teacher" in r.output and "gone.onnx" in r.output
+    assert not (tmp_path / "o" / "last.pt").exists()
+
+
 def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
     """A --teacher that does not exist is named, and nothing is trained."""
     r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(tmp_path / "o"),
