@@ -38,6 +38,7 @@ CANDIDATES=(
   fernet-kdw7-int8=${KDW7:-runs/fernet-kdw7/best.pt}          # as kdw4, two convolutions in stage 1, seed 13
   fernet-kdx-int8=${KDX:-runs/fernet-kdx/best.pt}             # as kdw4, widths 64-128-256-512, seed 14
   fernet-kdx2-int8=${KDX2:-runs/fernet-kdx2/best.pt}          # as kdx, seed 15, ens kd2 + kdx over zoom
+  fernet-kdy-int8=${KDY:-runs/fernet-kdy/best.pt}             # as kdx, seed 16, teacher-kdy (kd3 + kdw6 + kdw7 + kdx, six views)
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing
