@@ -212,44 +212,86 @@ crops/s, one thread), and the plain one as fast as with it (1,495 against 1,448)
 
 
 _VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+INT8_MODES = ("fused", "u8u8", "reference")
 
 
 def int8_kernels_saturate(cpuinfo: str | None = None, machine: str | None = None) -> bool:
-    """Whether ONNX Runtime's fused int8 convolutions can give wrong results on this CPU.
+    """Whether ONNX Runtime's fused uint8 x int8 convolutions can give wrong results on this CPU.
 
     On x86-64 without VNNI, ONNX Runtime multiplies uint8 activations by int8 weights with
     VPMADDUBSW, which adds pairs of products into int16 and saturates: the QLinearConv it fuses
     from our QDQ graphs then drifts far from the quantized model (seen on a 2-core AVX2-only
-    EPYC: `fernet-kd2-int8` 47.8 % instead of 63.1 % on 1,500 PublicTest faces). With VNNI
-    (``avx512_vnni``, ``avx_vnni``, AMX) or on ARM the sums are int32 and exact. Unknown x86
-    CPUs (no ``/proc/cpuinfo``) are taken to saturate. ``EDGEFER_INT8_KERNELS=fused`` or
-    ``=reference`` overrides the guess.
+    EPYC: `fernet-kd2-int8` 55.78 % instead of 67.43 % on PublicTest). With VNNI
+    (``avx512_vnni``, ``avx_vnni``, AMX) or on ARM the sums are int32 and exact. x86 CPUs whose
+    flags cannot be read are taken to saturate.
+    """
+    from edgefer.cpu import X86, cpu_flags
+    import platform
+    if (machine or platform.machine()).lower() not in X86:
+        return False
+    flags = cpu_flags(cpuinfo)
+    return flags is None or not flags & set(_VNNI_FLAGS)
+
+
+def int8_mode(cpuinfo: str | None = None, machine: str | None = None) -> str:
+    """How :class:`OnnxClassifier` runs an int8 model here: ``EDGEFER_INT8_KERNELS`` if set to
+    one of ``fused``, ``u8u8``, ``reference``; else ``u8u8`` where the fused kernels saturate and
+    ``fused`` elsewhere.
+
+    * ``fused``: the file as it is; ONNX Runtime fuses its QDQ nodes into int8 convolutions.
+    * ``u8u8``: the weights are shifted by 128 to uint8 with zero point 128 (the same values),
+      so that ONNX Runtime picks its uint8 x uint8 kernels, which widen to int16 before
+      multiplying and do not saturate: exact, about two thirds of the fused speed.
+    * ``reference``: graph rewrites off past the basic level, so the convolutions run in float on
+      dequantized values: the quantized model's own arithmetic, about a third of the fused speed.
     """
     forced = os.environ.get("EDGEFER_INT8_KERNELS", "").strip().lower()
-    if forced in ("fused", "reference"):
-        return forced == "reference"
-    import platform
-    machine = (machine or platform.machine()).lower()
-    if machine not in ("x86_64", "amd64", "i386", "i686", "x86"):
-        return False
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return True
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
-                  if line.startswith("flags")), [])
-    return not any(f in flags for f in _VNNI_FLAGS)
+    if forced in INT8_MODES:
+        return forced
+    return "u8u8" if int8_kernels_saturate(cpuinfo, machine) else "fused"
 
 
-def _is_quantized(path: Path) -> bool:
-    """Whether the ONNX file at ``path`` holds QuantizeLinear nodes (an int8 QDQ model)."""
+def _load_proto(path: Path):
     import onnx
     try:
-        graph = onnx.load(str(path), load_external_data=False).graph
+        return onnx.load(str(path), load_external_data=False)
     except Exception:  # let InferenceSession report the damaged file
-        return False
-    return any(n.op_type == "QuantizeLinear" for n in graph.node)
+        return None
+
+
+def _is_quantized(proto) -> bool:
+    """Whether an ONNX model holds QuantizeLinear nodes (an int8 QDQ model)."""
+    return proto is not None and any(n.op_type == "QuantizeLinear" for n in proto.graph.node)
+
+
+def as_u8u8(proto) -> bytes | None:
+    """The serialized model with every int8 weight that a DequantizeLinear reads stored as uint8
+    (value + 128, zero point + 128: the same dequantized values), or None when the model does not
+    allow it (int8 activations, or a weight or zero point that something else also reads)."""
+    from onnx import TensorProto, numpy_helper
+
+    graph = proto.graph
+    inits = {t.name: t for t in graph.initializer}
+    if any(n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits
+           and inits[n.input[2]].data_type != TensorProto.UINT8 for n in graph.node):
+        return None  # int8 activations: uint8 weights would not pair with them
+    targets = {}
+    for n in graph.node:
+        if (n.op_type == "DequantizeLinear" and n.input[0] in inits and len(n.input) > 2
+                and inits[n.input[0]].data_type == TensorProto.INT8):
+            targets[n.input[0]] = n.input[2]
+    if not targets:
+        return None
+    readers: dict[str, int] = {}
+    for n in graph.node:
+        for name in n.input:
+            readers[name] = readers.get(name, 0) + 1
+    if any(readers[w] != 1 or readers[z] != 1 for w, z in targets.items()):
+        return None
+    for name in (*targets, *targets.values()):
+        shifted = (numpy_helper.to_array(inits[name]).astype(np.int16) + 128).astype(np.uint8)
+        inits[name].CopyFrom(numpy_helper.from_array(shifted, name))
+    return proto.SerializeToString()
 
 
 def _checked_metadata(path: Path, meta: dict) -> tuple[PreprocessSpec, str]:
@@ -313,13 +355,17 @@ class OnnxClassifier:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
-        # Where the fused int8 kernels saturate, keep the graph's QDQ nodes unfused: the convs then
-        # run in float on dequantized values, which is the quantized model's exact arithmetic.
-        self.int8_reference = _is_quantized(self.path) and int8_kernels_saturate()
-        if self.int8_reference:
+        # Where the fused int8 kernels saturate, run the int8 model in a way that does not (int8_mode).
+        source, proto = str(self.path), _load_proto(self.path)
+        self.int8_mode = int8_mode() if _is_quantized(proto) else None
+        if self.int8_mode == "u8u8":
+            source = as_u8u8(proto) or source
+            if isinstance(source, str):
+                self.int8_mode = "reference"
+        if self.int8_mode == "reference":
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"],
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"],
                                                 disabled_optimizers=_DISABLED_OPTIMIZERS)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise ValueError(f"{self.path}: not a readable ONNX model ({type(exc).__name__}: "

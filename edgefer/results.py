@@ -33,7 +33,18 @@ def machine() -> dict:
                     break
     except OSError:
         pass
+    from edgefer.cpu import cpu_flags
+    from edgefer.export import int8_mode
+    flags = cpu_flags() or set()
+    try:
+        import onnxruntime
+        ort_version = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            # what decides int8 and bf16 speed (and int8 correctness: see edgefer.export.int8_mode)
+            "simd": sorted(f for f in flags if f.startswith(("avx", "amx"))),
+            "int8_kernels": int8_mode(), "onnxruntime": ort_version,
             "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 

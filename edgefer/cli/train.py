@@ -32,6 +32,7 @@ def train(
     label_smoothing: float = opt.LABEL_SMOOTHING,
     soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of soft targets in the targets: FER+ vote distributions, or --teacher's probabilities."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil: a shipped model's name or a model file whose probabilities on the training images are the soft targets (weight --soft-labels, default 0.5 with a teacher)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this model's weights and preprocessing instead of random ones: an edgefer checkpoint (.pt) or a model `edgefer export` wrote (.onnx, float or int8; batch norms are rebuilt and re-estimated on training images). Same --model and --arg as the file's."),
     augment: str = opt.AUGMENT,
     precision: str = opt.PRECISION,
     model_arg: Optional[list[str]] = opt.MODEL_ARG,
@@ -50,14 +51,18 @@ def train(
 
     check_out_dir(out, resume=resume, overwrite=overwrite)
     teacher_path = _teacher_path(teacher) if teacher else None
+    if init is not None:
+        _check_init(init)
     if teacher_path and soft_labels == 0:
         soft_labels = 0.5
     cfg = train_config(model, model_arg, input_size, equalize=equalize, loss=loss, batch_size=batch_size,
                        epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
                        warmup_epochs=warmup, label_smoothing=label_smoothing, soft_labels=soft_labels,
                        augment=augment, teacher=_teacher_id(teacher_path) if teacher_path else "",
+                       init=_init_id(init) if init is not None else "",
                        precision=precision, seed=seed, device=device, checkpoint_every=checkpoint_every,
                        max_steps=max_steps)
+    _warn_slow_bf16(cfg)
     spec = PreprocessSpec(input_size=cfg.input_size, equalize=equalize)
     train_ds = load_split(data, split, fmt)
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
@@ -70,7 +75,8 @@ def train(
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
                      soft_targets=soft, out_dir=out, resume=resume, progress=True,
                      trained_on={"data": str(data.resolve()), "split": split, "n": len(train_ds),
-                                 "val_split": val_split})
+                                 "val_split": val_split},
+                     init_path=init)
     except (FileNotFoundError, ValueError, FloatingPointError) as exc:
         fail(str(exc))
     if as_json:
@@ -88,6 +94,29 @@ def _teacher_path(teacher: str) -> Path:
         return resolve_model(teacher)
     except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
         fail(f"--teacher: {exc}")
+
+
+def _warn_slow_bf16(cfg) -> None:
+    """bf16 autocast on a CPU without native bf16 is emulated: say so before hours go by."""
+    from edgefer.cpu import native_bf16
+    if cfg.precision == "bf16" and cfg.device == "cpu" and not native_bf16():
+        typer.echo("warning: --precision bf16 on a CPU without AVX-512 BF16 or AMX is emulated "
+                   "(13-14x slower than fp32 on an AVX2-only EPYC); --precision fp32 is faster here",
+                   err=True)
+
+
+def _check_init(path: Path) -> None:
+    """A clean exit unless ``path`` is a model file whose preprocessing can be read."""
+    from edgefer.train.init import init_preprocess
+    try:
+        init_preprocess(path)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(f"--init: {exc}")
+
+
+def _init_id(path: Path) -> str:
+    from edgefer.train.init import init_id
+    return init_id(path)
 
 
 def _teacher_id(path: Path) -> str:

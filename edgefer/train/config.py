@@ -13,6 +13,7 @@ class TrainConfig:
     distributions mixed into the targets (0 = the data set's labels only): FER+ crowd votes, or,
     when ``teacher`` names a model, that model's probabilities (knowledge distillation). ``precision``:
     ``bf16`` autocast (fast on CPUs with AVX-512 BF16 / AMX and on CUDA) or ``fp32``.
+    ``init``: the file the weights started from (``--init``; empty: random initialization).
     ``checkpoint_every``: also checkpoint every N iterations inside an epoch (0 = epoch ends only).
     """
 
@@ -32,6 +33,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     soft_labels: float = 0.0
     teacher: str = ""
+    init: str = ""
     augment: str = "none"
     precision: str = "fp32"
     seed: int = 0

@@ -78,8 +78,12 @@ def predict_logits(model, x: torch.Tensor, *, batch_size: int = 256, precision: 
 def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
         val_pixels: np.ndarray | None = None, val_labels: np.ndarray | None = None,
         soft_targets: np.ndarray | None = None, out_dir: str | os.PathLike = "runs/train",
-        resume: bool = False, progress: bool = False, trained_on: dict | None = None) -> dict:
+        resume: bool = False, progress: bool = False, trained_on: dict | None = None,
+        init_path: str | os.PathLike | None = None) -> dict:
     """Train ``cfg.model`` on uint8 model pixels (N, S, S); return the run's summary.
+
+    ``init_path``: start a new run from that model file's weights and preprocessing
+    (:mod:`edgefer.train.init`); ``cfg.init`` records it. A resume ignores it.
 
     Writes to ``out_dir``: ``last.pt`` (everything to resume), ``best.pt`` (the best model by
     validation accuracy, ready for ``edgefer predict``), ``iterations.csv`` (loss and accuracy
@@ -114,13 +118,26 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
             raise ValueError(f"{last_path}: was trained with a different configuration; "
                              f"resume with the same options (only --epochs may change)")
         spec = PreprocessSpec.from_dict(state["preprocess"])
+    elif init_path is not None:
+        from edgefer.train.init import init_preprocess
+        spec = PreprocessSpec.from_dict(init_preprocess(Path(init_path)))
+        if (spec.input_size, spec.equalize) != (size, cfg.equalize):
+            raise ValueError(f"{init_path}: its model takes {spec.input_size}x{spec.input_size} inputs, "
+                             f"equalize={spec.equalize}; this run has {size}x{size}, equalize={cfg.equalize}")
     else:
         px = x_all.float() / 255.0
         spec = PreprocessSpec(input_size=size, equalize=cfg.equalize,
                               mean=round(float(px.mean()), 4), std=round(float(px.std()), 4))
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, input_size=size, **cfg.model_kwargs).to(device)
+    model = create_model(cfg.model, input_size=size, **cfg.model_kwargs)
+    if state is None and init_path is not None:
+        from edgefer.train.init import load_init, recalibrate
+        if load_init(model, Path(init_path)):
+            # batch-norm statistics on up to 4,096 training images, in a seeded order
+            pick = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:4096]
+            recalibrate(model, spec.to_tensor(x_all[pick]))
+    model = model.to(device)
     # channels_last roughly doubles CPU convolution throughput under bf16 autocast.
     fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = model.to(memory_format=fmt)
