@@ -103,3 +103,23 @@ def face_video(tmp_path_factory):
     """(path, true boxes) of a 7-frame 320x240 MJPG .avi with the astronaut's face drifting right."""
     path = tmp_path_factory.mktemp("video") / "face.avi"
     return path, write_face_video(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_fer(tmp_path_factory):
+    """A FER-2013-layout folder: happy = bright top half, sad = bright bottom half (flip-safe)."""
+    import cv2
+    root = tmp_path_factory.mktemp("fer")
+    rng = np.random.default_rng(0)
+    for folder, prefix, n in (("train", "Training", 64), ("test", "PublicTest", 24), ("test", "PrivateTest", 24)):
+        for i in range(n):
+            cls = ("happy", "sad")[i % 2]
+            img = rng.integers(0, 60, (48, 48)).astype(np.uint8)
+            if cls == "happy":
+                img[:24] += 150
+            else:
+                img[24:] += 150
+            d = root / folder / cls
+            d.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
+    return root

@@ -1,7 +1,6 @@
 import json
 import re
 
-import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -9,25 +8,6 @@ from typer.testing import CliRunner
 from edgefer.cli.main import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_fer(tmp_path_factory):
-    """A FER-2013-layout folder: happy = bright top half, sad = bright bottom half (flip-safe)."""
-    root = tmp_path_factory.mktemp("fer")
-    rng = np.random.default_rng(0)
-    for folder, prefix, n in (("train", "Training", 64), ("test", "PublicTest", 24), ("test", "PrivateTest", 24)):
-        for i in range(n):
-            cls = ("happy", "sad")[i % 2]
-            img = rng.integers(0, 60, (48, 48)).astype(np.uint8)
-            if cls == "happy":
-                img[:24] += 150
-            else:
-                img[24:] += 150
-            d = root / folder / cls
-            d.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
-    return root
 
 
 def test_train_then_evaluate(tiny_fer, tmp_path):

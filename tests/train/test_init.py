@@ -84,11 +84,11 @@ def test_init_that_does_not_fit_names_the_file(trained):
             load_init(other, d / name)
 
 
-def test_train_init_starts_from_the_given_model(tmp_path):
+def test_train_init_starts_from_the_given_model(tiny_fer, tmp_path):
     """`edgefer train --init` a trained model's ONNX export with a learning rate too small to learn:
     the run starts where that model was (high accuracy at epoch 1) and records the file; without
     --init the same run stays near chance."""
-    root = _tiny_fer(tmp_path / "fer")
+    root = tiny_fer
     args = ["train", "--data", str(root), "--model", "fernet_small", "--arg", "fusion=none",
             "--batch-size", "16", "--epochs", "1", "--json"]
     r = runner.invoke(app, args + ["--lr", "0.05", "--epochs", "3", "--out", str(tmp_path / "a")])
@@ -105,8 +105,8 @@ def test_train_init_starts_from_the_given_model(tmp_path):
     assert cfg["init"].startswith("a.onnx sha256:")
 
 
-def test_train_init_missing_or_not_a_model_is_clear(tmp_path):
-    root = _tiny_fer(tmp_path / "fer")
+def test_train_init_missing_or_not_a_model_is_clear(tiny_fer, tmp_path):
+    root = tiny_fer
     (tmp_path / "notes.txt").write_text("hello")
     for bad, says in ((tmp_path / "gone.onnx", "gone.onnx: no such"), (tmp_path / "notes.txt", "notes.txt")):
         r = runner.invoke(app, ["train", "--data", str(root), "--model", "fernet_small", "--out",
@@ -115,20 +115,3 @@ def test_train_init_missing_or_not_a_model_is_clear(tmp_path):
         assert "Traceback" not in r.output
         assert not (tmp_path / "o" / "last.pt").exists()
 
-
-def _tiny_fer(root):
-    """A FER-2013-layout folder: happy = bright top half, sad = bright bottom half."""
-    import cv2
-    rng = np.random.default_rng(0)
-    for folder, prefix, n in (("train", "Training", 64), ("test", "PublicTest", 24)):
-        for i in range(n):
-            cls = ("happy", "sad")[i % 2]
-            img = rng.integers(0, 60, (48, 48)).astype(np.uint8)
-            if cls == "happy":
-                img[:24] += 150
-            else:
-                img[24:] += 150
-            d = root / folder / cls
-            d.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
-    return root
