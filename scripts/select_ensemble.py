@@ -190,6 +190,9 @@ def folders(root=Path(__file__).parents[1]) -> str:
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
+    if sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0)
     if sys.argv[1:] == ["--folders"]:
         print(folders())
     else:
