@@ -217,7 +217,7 @@ def _publictest_faces(n: int):
     return ds.subset(stratified_subsample(ds.labels, n, seed=1))
 
 
-@pytest.mark.parametrize("name", ["fernet-kd2-int8", "fernet-kdx-int8", "fernet-kd4-int8"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in edgefer.recognize.WEIGHTS_DIR.glob("*-int8.onnx")))
 def test_shipped_int8_models_compute_their_quantized_arithmetic(name):
     """Whatever this CPU is, an int8 model's probabilities are those of its QDQ graph run without
     graph rewrites (float convs on dequantized values: the quantized model's own arithmetic).
