@@ -24,8 +24,8 @@ MODES = ("fused", "u8u8", "reference")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="+", default=["fernet-kd2-int8", "fernet-kdx-int8", "fernet-kd4-int8"],
-                    help="shipped model names or .onnx files")
+    ap.add_argument("--models", nargs="+", default=None,
+                    help="shipped model names or .onnx files (default: every int8 file the package ships)")
     ap.add_argument("--data", default=None, help="FER-2013 folder (default: $EDGEFER_DATASETS/fer2013)")
     ap.add_argument("--split", default="publictest")
     ap.add_argument("--out", default=None, help="also write the JSON here, with provenance")
@@ -33,13 +33,14 @@ def main(argv=None) -> int:
 
     from edgefer.classifiers import load_classifier
     from edgefer.data.load import dataset_root, load_dataset
-    from edgefer.recognize import resolve_model
+    from edgefer.recognize import WEIGHTS_DIR, resolve_model
     from edgefer.results import provenance, write_json
 
+    models = args.models or sorted(p.stem for p in WEIGHTS_DIR.glob("*-int8.onnx"))
     root = Path(args.data) if args.data else dataset_root() / "fer2013"
     ds = load_dataset(root, split=args.split, progress=False)
     rows = []
-    for name in args.models:
+    for name in models:
         path = resolve_model(name)
         crops = None
         for mode in MODES:

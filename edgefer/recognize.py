@@ -19,7 +19,7 @@ DEFAULT_MODEL = "fernet-ens"
 """Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
 ensemble of int8 FERNets and test-time views of the face, chosen on PublicTest within a speed
 budget by ``scripts/select_ensemble.py``; the manifest lists its members and views)."""
-FAST_MODEL = "fernet-kd4-int8"
+FAST_MODEL = "fernet-kd2ft-int8"
 """The fast shipped model: one int8 FERNet, no test-time views, distilled from the ensemble (the
 best single model on PublicTest among those as cheap as one plain FERNet pass, which meet the
 3,000 crops/s goal; ``results/ensemble-ablation.json``)."""

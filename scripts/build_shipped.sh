@@ -39,6 +39,7 @@ CANDIDATES=(
   fernet-kdx-int8=${KDX:-runs/fernet-kdx/best.pt}             # as kdw4, widths 64-128-256-512, seed 14
   fernet-kdx2-int8=${KDX2:-runs/fernet-kdx2/best.pt}          # as kdx, seed 15, ens kd2 + kdx over zoom
   fernet-kdy-int8=${KDY:-runs/fernet-kdy/best.pt}             # as kdx, seed 16, teacher-kdy (kd3 + kdw6 + kdw7 + kdx, six views)
+  fernet-kd2ft-int8=${KD2FT:-runs/fernet-kd2ft/best.pt}       # kd2 fine-tuned: --init kd2-int8, seed 18, 20 epochs, lr 0.01, ens kd2 + kdx over zoom
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgefer.classifiers import read_manifest
-from edgefer.recognize import WEIGHTS_DIR
+from edgefer.recognize import FAST_MODEL, WEIGHTS_DIR
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "scripts" / "select_ensemble.py"
@@ -34,7 +34,7 @@ def test_relative_flops_scales_with_width_squared(select):
 def test_passes_of_shipped_members(select):
     """A plain int8 FERNet is one pass; an edge-fused one pays 2 more for its Kirsch op."""
     assert select.passes(WEIGHTS_DIR / "fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
-    assert select.passes(WEIGHTS_DIR / "fernet-kd4-int8.onnx") == 1.0
+    assert select.passes(WEIGHTS_DIR / f"{FAST_MODEL}.onnx") == 1.0  # plain
 
 
 def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
@@ -48,7 +48,7 @@ def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
     assert in_package & kept_out == set()
     assert candidates == in_package | kept_out
     assert in_package == select.shipped(ablation["chosen"]["members"])
-    assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", "fernet-kd4-int8.onnx"} <= in_package
+    assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", f"{FAST_MODEL}.onnx"} <= in_package
 
 
 def test_every_manifest_in_either_folder_names_members_that_are_there(select):
