@@ -225,9 +225,8 @@ def int8_kernels_saturate(cpuinfo: str | None = None, machine: str | None = None
     (``avx512_vnni``, ``avx_vnni``, AMX) or on ARM the sums are int32 and exact. x86 CPUs whose
     flags cannot be read are taken to saturate.
     """
-    from edgefer.cpu import X86, cpu_flags
-    import platform
-    if (machine or platform.machine()).lower() not in X86:
+    from edgefer.cpu import cpu_flags, is_x86
+    if not is_x86(machine):
         return False
     flags = cpu_flags(cpuinfo)
     return flags is None or not flags & set(_VNNI_FLAGS)

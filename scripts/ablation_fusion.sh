@@ -8,14 +8,9 @@ DATA=${EDGEFER_DATASETS:-$(cd .. && pwd)/shared/datasets}/fer2013
 EPOCHS=${EPOCHS:-3}
 # as scripts/train_shipped.sh: bf16 where the CPU runs it natively, else fp32; a resumed run keeps
 # the precision it was started with; PRECISION overrides
-NATIVE=$(.venv/bin/python -c "from edgefer.cpu import native_bf16; print('bf16' if native_bf16() else 'fp32')")
 for fu in none feature; do
   out=runs/ablation-fusion-$fu
-  prec=${PRECISION:-}
-  if [ -z "$prec" ] && [ -f "$out/config.json" ]; then
-    prec=$(.venv/bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['precision'])" "$out/config.json")
-  fi
-  prec=${prec:-$NATIVE}
+  prec=${PRECISION:-$(.venv/bin/python -m edgefer.cpu "$out")}
   args=(--data "$DATA" --model fernet --arg "fusion='$fu'" --epochs "$EPOCHS" --batch-size 128 --lr 0.1
         --warmup 1 --label-smoothing 0.1 --augment standard --precision "$prec" --weight-decay 5e-4 --out "$out")
   if [ -f "$out/last.pt" ]; then args+=(--resume); fi

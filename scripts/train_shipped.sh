@@ -4,16 +4,9 @@
 set -euo pipefail
 DATA=${EDGEFER_DATASETS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/datasets}/fer2013
 OUT=${OUT:-runs/fernet}
-PY=$(dirname "$(command -v edgefer)")/python
 # bf16 autocast where the CPU runs it natively (AVX-512 BF16 or AMX), fp32 elsewhere (emulated bf16
 # is 13-14x slower); a resumed run keeps the precision it was started with. PRECISION overrides.
-if [ -z "${PRECISION:-}" ]; then
-  if [ -f "$OUT/config.json" ]; then
-    PRECISION=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['precision'])" "$OUT/config.json")
-  else
-    PRECISION=$("$PY" -c "from edgefer.cpu import native_bf16; print('bf16' if native_bf16() else 'fp32')")
-  fi
-fi
+PRECISION=${PRECISION:-$("$(dirname "$(command -v edgefer)")/python" -m edgefer.cpu "$OUT")}
 ARGS=(--data "$DATA" --model fernet --epochs "${EPOCHS:-40}" --batch-size "${BATCH:-128}" --lr "${LR:-0.1}" --warmup 1
       --label-smoothing 0.1 --augment standard --precision "$PRECISION" --weight-decay 5e-4
       --checkpoint-every 100 --out "$OUT" ${EXTRA:-})

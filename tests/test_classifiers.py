@@ -278,15 +278,3 @@ def test_int8_modes_give_the_same_probabilities(monkeypatch, models, faces):
     weights = {n.input[0] for n in shifted.graph.node if n.op_type == "DequantizeLinear"}
     kinds = {t.data_type for t in shifted.graph.initializer if t.name in weights}
     assert TensorProto.INT8 not in kinds and TensorProto.UINT8 in kinds
-
-
-@pytest.mark.parametrize("flags,machine,native", [
-    ("fpu avx2 fma", "x86_64", False),
-    ("fpu avx2 avx512f avx512_bf16", "x86_64", True),
-    ("fpu avx2 amx_bf16 amx_tile", "x86_64", True),
-    ("fp asimd bf16", "aarch64", False),
-])
-def test_native_bf16_reads_the_cpu_flags(flags, machine, native):
-    """Training scripts pick bf16 autocast only where the CPU runs it natively."""
-    from edgefer.cpu import native_bf16
-    assert native_bf16(f"processor\t: 0\nflags\t\t: {flags}\n", machine) is native

@@ -164,8 +164,6 @@ def recalibrate(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> 
 
 def init_preprocess(path: Path) -> dict:
     """The preprocessing that ``path``'s model was trained with (a PreprocessSpec dict)."""
-    import json
-
     from edgefer.io import missing_reason
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {missing_reason(path, 'model file')}")
@@ -174,12 +172,5 @@ def init_preprocess(path: Path) -> dict:
     if path.suffix.lower() == ".pt":
         from edgefer.train.checkpoint import load_checkpoint
         return load_checkpoint(path)["preprocess"]
-    import onnx
-    try:
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        return json.loads(meta["preprocess"])
-    except KeyError:
-        raise ValueError(f"{path}: has no edgefer preprocessing in its metadata; "
-                         f"--init reads models written by `edgefer export`") from None
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable ONNX model ({exc})") from None
+    from edgefer.export import onnx_info
+    return onnx_info(path)["preprocess"]
