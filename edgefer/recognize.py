@@ -22,7 +22,13 @@ budget by ``scripts/select_ensemble.py``; the manifest lists its members and vie
 FAST_MODEL = "fernet-kd2ft-int8"
 """The fast shipped model: one int8 FERNet, no test-time views, distilled from the ensemble (the
 best single model on PublicTest among those as cheap as one plain FERNet pass, which meet the
-3,000 crops/s goal; ``results/ensemble-ablation.json``)."""
+3,000 crops/s goal on CPUs with VNNI; ``SINGLE_ROLES`` in scripts/select_ensemble.py,
+``results/ensemble-ablation.json``)."""
+SMALL_MODEL = "fernet-kds2-int8"
+"""The small shipped model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (a fifth of
+FERNet's multiply-adds), distilled from the ensemble; the best single model on PublicTest among
+those that cost at most 0.2 plain passes, which meet the 3,000 crops/s goal also on x86 CPUs
+without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.export.int8_mode``)."""
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@
 # subset of them and set of test-time views (face, mirror, zoom) that scores best on PublicTest
 # within a speed budget (scripts/select_ensemble.py).
 #
-# The package ships (edgefer/weights) the default's members, the fast model (FAST_MODEL in
-# edgefer/recognize.py) and fernet-int8 + fernet-fusion-int8 (the edge-fusion ablation pair, so
-# that the paper's idea runs without training): shipped() in scripts/select_ensemble.py, which
+# The package ships (edgefer/weights) the default's members, the fast and small models (FAST_MODEL
+# and SMALL_MODEL in edgefer/recognize.py; SINGLE_ROLES in scripts/select_ensemble.py) and
+# fernet-int8 + fernet-fusion-int8 (the edge-fusion ablation pair, so that the paper's idea runs
+# without training): shipped() in scripts/select_ensemble.py, which
 # moves the files. Every other candidate is kept in candidates/, in the repository but not in the
 # package, so that its scores can be rerun.
 # The checkpoints come from scripts/train_shipped.sh (see the README's "Shipped model" section).
@@ -40,6 +41,8 @@ CANDIDATES=(
   fernet-kdx2-int8=${KDX2:-runs/fernet-kdx2/best.pt}          # as kdx, seed 15, ens kd2 + kdx over zoom
   fernet-kdy-int8=${KDY:-runs/fernet-kdy/best.pt}             # as kdx, seed 16, teacher-kdy (kd3 + kdw6 + kdw7 + kdx, six views)
   fernet-kd2ft-int8=${KD2FT:-runs/fernet-kd2ft/best.pt}       # kd2 fine-tuned: --init kd2-int8, seed 18, 20 epochs, lr 0.01, ens kd2 + kdx over zoom
+  fernet-kds-int8=${KDS:-runs/fernet-kds/best.pt}             # widths 16-32-64-128 (fernet_small), seed 19, 40 epochs, ens kd2 + kdx over zoom
+  fernet-kds2-int8=${KDS2:-runs/fernet-kds2/best.pt}          # as kds, depths 1-1-2-2, seed 20, 60 epochs
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing

@@ -25,7 +25,7 @@ import numpy as np
 
 from edgefer.classifiers import TTA_VIEWS, load_classifier, view
 from edgefer.data.load import dataset_root, load_splits
-from edgefer.recognize import FAST_MODEL, WEIGHTS_DIR
+from edgefer.recognize import FAST_MODEL, SMALL_MODEL, WEIGHTS_DIR
 from edgefer.results import provenance, write_json
 
 SPLITS = ("publictest", "privatetest")
@@ -57,10 +57,36 @@ default is, so that the paper's idea runs without training."""
 
 KEPT_DIR = Path(__file__).parents[1] / "candidates"
 
+SINGLE_ROLES = {"fast": (FAST_MODEL, 1.0), "small": (SMALL_MODEL, 0.2)}
+"""The shipped single models besides the default: role -> (its name in edgefer/recognize.py, the
+most passes it may cost). Each is the best single int8 model on PublicTest, without test-time
+views, among those that cost at most that (``best_single``).
+
+* ``fast``: one plain FERNet pass, which runs at 3,000 face crops/s or more where ONNX Runtime's
+  fused int8 kernels run (CPUs with VNNI or AMX: 3,486 crops/s on the 2-core AVX-512 machine),
+  and at about 1,150 crops/s on a 2-core AVX2 CPU without VNNI, where int8 runs on uint8 x uint8
+  kernels (``edgefer.export.int8_mode``).
+* ``small``: a fifth of a pass, which runs at 3,000 crops/s or more on that AVX2 CPU too, with
+  room for the VM's drift in speed: there the int8 FERNet of widths 16-32-64-128 and depths
+  1-1-2-2 (0.2 passes) ran at 4,167 crops/s, and ``fernet_small`` (depths 1-2-2-2, 0.25 passes)
+  at 3,114 (``edgefer.bench.recognizer_speed``, batch 256)."""
+
 
 def shipped(members) -> set:
-    """File names the package ships: the default's ``members``, the fast model and ``ALWAYS_SHIPPED``."""
-    return {*members, f"{FAST_MODEL}.onnx", *ALWAYS_SHIPPED}
+    """File names the package ships: the default's ``members``, the fast and small models
+    (``SINGLE_ROLES``) and ``ALWAYS_SHIPPED``."""
+    return {*members, *(f"{name}.onnx" for name, _ in SINGLE_ROLES.values()), *ALWAYS_SHIPPED}
+
+
+def best_single(rows, most_passes: float) -> str:
+    """The model name of the best single member on PublicTest, without test-time views, among the
+    ``rows`` of the ablation table that cost at most ``most_passes`` (ties to fewer passes)."""
+    singles = [r for r in rows if len(r["members"]) == 1 and r["views"] == "face"
+               and r["passes"] <= most_passes]
+    if not singles:
+        raise ValueError(f"no single candidate costs at most {most_passes} passes")
+    best = max(singles, key=lambda r: (r["publictest"], -r["passes"]))
+    return best["members"][0].removesuffix(".onnx")
 
 
 def second_copies(paths, folders) -> list:
@@ -158,6 +184,12 @@ def main(paths, out="results/ensemble-ablation.json", manifest=WEIGHTS_DIR / "fe
     best = max((r for r in rows if r["passes"] <= BUDGET), key=rank)
     best = {**best, "tta": list(VIEWS[best["views"]])}
     best_any = max(rows, key=rank)
+    roles = {role: best_single(rows, most) for role, (_, most) in SINGLE_ROLES.items()}
+    for role, (name, most) in SINGLE_ROLES.items():
+        if roles[role] != name:
+            print(f"select_ensemble: the {role} model is {name} (edgefer/recognize.py), but the best "
+                  f"single model within {most} passes is now {roles[role]}: update edgefer/recognize.py "
+                  f"and run this again", file=sys.stderr)
     for r in sorted(rows, key=lambda r: -r["publictest"]):
         mark = "  <- chosen" if r["members"] == best["members"] and r["views"] == best["views"] else ""
         print(f"{' + '.join(r['members']):90s} {r['views']:16s} {r['passes']:5.1f} passes "
@@ -165,6 +197,8 @@ def main(paths, out="results/ensemble-ablation.json", manifest=WEIGHTS_DIR / "fe
     write_json(out, {"chosen": best, "best_over_budget": best_any if best_any["passes"] > BUDGET else None,
                      "rule": f"best PublicTest accuracy within {BUDGET} passes per face, among subsets of "
                              f"up to {MAX_MEMBERS} members; ties to fewer passes, then fewer members",
+                     "singles": {role: {"model": roles[role], "most_passes": most}
+                                 for role, (_, most) in SINGLE_ROLES.items()},
                      "views": {k: list(v) for k, v in VIEWS.items()}, "subsets": rows,
                      "provenance": provenance(data="fer2013", split="publictest (choice), privatetest (all images)",
                                               script="scripts/select_ensemble.py")}, rows="subsets")

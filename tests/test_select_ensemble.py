@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgefer.classifiers import read_manifest
-from edgefer.recognize import FAST_MODEL, WEIGHTS_DIR
+from edgefer.recognize import FAST_MODEL, SMALL_MODEL, WEIGHTS_DIR
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "scripts" / "select_ensemble.py"
@@ -35,6 +35,23 @@ def test_passes_of_shipped_members(select):
     """A plain int8 FERNet is one pass; an edge-fused one pays 2 more for its Kirsch op."""
     assert select.passes(WEIGHTS_DIR / "fernet-fusion-int8.onnx") == 3.0  # edge-fused (the paper's idea)
     assert select.passes(WEIGHTS_DIR / f"{FAST_MODEL}.onnx") == 1.0  # plain
+    assert select.passes(WEIGHTS_DIR / f"{SMALL_MODEL}.onnx") == 0.2  # widths 16-128, depths 1-1-2-2
+
+
+def test_best_single_is_the_best_publictest_single_model_within_its_cost(select):
+    """The fast and small models are chosen among single models without test-time views, by
+    PublicTest alone, within their cost; an ensemble or a viewed single never counts."""
+    rows = [{"members": ["a.onnx"], "views": "face", "passes": 1.0, "publictest": 0.68, "privatetest": 0.60},
+            {"members": ["b.onnx"], "views": "face", "passes": 0.25, "publictest": 0.66, "privatetest": 0.70},
+            {"members": ["w.onnx"], "views": "face", "passes": 2.24, "publictest": 0.70, "privatetest": 0.70},
+            {"members": ["b.onnx"], "views": "face+mirror", "passes": 0.5, "publictest": 0.69, "privatetest": 0.70},
+            {"members": ["a.onnx", "b.onnx"], "views": "face", "passes": 1.25, "publictest": 0.71,
+             "privatetest": 0.71}]
+    assert select.best_single(rows, 1.0) == "a"
+    assert select.best_single(rows, 0.3) == "b"
+    assert select.best_single(rows, 3.0) == "w"
+    with pytest.raises(ValueError, match="at most 0.1 passes"):
+        select.best_single(rows, 0.1)
 
 
 def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
@@ -48,7 +65,8 @@ def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
     assert in_package & kept_out == set()
     assert candidates == in_package | kept_out
     assert in_package == select.shipped(ablation["chosen"]["members"])
-    assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", f"{FAST_MODEL}.onnx"} <= in_package
+    assert {"fernet-int8.onnx", "fernet-fusion-int8.onnx", f"{FAST_MODEL}.onnx",
+            f"{SMALL_MODEL}.onnx"} <= in_package
 
 
 def test_every_manifest_in_either_folder_names_members_that_are_there(select):

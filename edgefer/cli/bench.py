@@ -16,7 +16,7 @@ def bench(
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, the fast one, fernet): crops/s and end-to-end video fps."),
+    shipped: bool = typer.Option(True, "--shipped/--no-shipped", help="Also time the shipped models (the default, the fast and small ones, fernet): crops/s and end-to-end video fps."),
     also: Optional[list[str]] = typer.Option(None, "--also", help="Also time this shipped model (repeatable), e.g. --also fernet-fusion-int8; see `edgefer models`."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the results as JSON to this file."),
@@ -37,14 +37,14 @@ def bench(
     if also and not shipped:
         fail("--also times shipped models; it cannot be used with --no-shipped")
     if shipped:
-        from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, Recognizer, shipped_models
+        from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, SMALL_MODEL, Recognizer, shipped_models
         names = shipped_models()
         missing = [m for m in also or [] if m not in names]
         if missing:
             fail(f"--also: no shipped model {', '.join(missing)}; shipped: {', '.join(names)}")
         rec = Recognizer() if DEFAULT_MODEL in names else None
-        # besides the default: the fast int8 model, the float checkpoint and those asked for
-        wanted = {FAST_MODEL, "fernet", *(also or [])}
+        # besides the default: the fast and small int8 models, the float checkpoint and those asked for
+        wanted = {FAST_MODEL, SMALL_MODEL, "fernet", *(also or [])}
         others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in wanted}
     res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()
