@@ -29,6 +29,8 @@ SMALL_MODEL = "fernet-kds2-int8"
 FERNet's multiply-adds), distilled from the ensemble; the best single model on PublicTest among
 those that cost at most 0.2 plain passes, which meet the 3,000 crops/s goal also on x86 CPUs
 without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.export.int8_mode``)."""
+ROLES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "small": SMALL_MODEL}
+"""The shipped models with a role, by role (what ``edgefer models`` marks and ``bench`` times)."""
 
 
 @dataclass(frozen=True)

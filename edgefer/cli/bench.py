@@ -37,14 +37,14 @@ def bench(
     if also and not shipped:
         fail("--also times shipped models; it cannot be used with --no-shipped")
     if shipped:
-        from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, SMALL_MODEL, Recognizer, shipped_models
+        from edgefer.recognize import DEFAULT_MODEL, ROLES, Recognizer, shipped_models
         names = shipped_models()
         missing = [m for m in also or [] if m not in names]
         if missing:
             fail(f"--also: no shipped model {', '.join(missing)}; shipped: {', '.join(names)}")
         rec = Recognizer() if DEFAULT_MODEL in names else None
-        # besides the default: the fast and small int8 models, the float checkpoint and those asked for
-        wanted = {FAST_MODEL, SMALL_MODEL, "fernet", *(also or [])}
+        # besides the default: the other models with a role (fast, small), the float checkpoint and those asked for
+        wanted = {*ROLES.values(), "fernet", *(also or [])}
         others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in wanted}
     res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()

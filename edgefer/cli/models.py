@@ -14,7 +14,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
 
     from edgefer.models import create_model, list_models
     from edgefer.classifiers import describe
-    from edgefer.recognize import DEFAULT_MODEL, FAST_MODEL, SMALL_MODEL, shipped_models, shipped_path
+    from edgefer.recognize import ROLES, shipped_models, shipped_path
 
     arch = {}
     for name in list_models():
@@ -28,8 +28,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
         info = describe(shipped_path(name))
         arch_of = [m["name"] for m in info.get("members", [info])]
         shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "members": len(arch_of),
-                         "default": name == DEFAULT_MODEL, "fast": name == FAST_MODEL,
-                         "small": name == SMALL_MODEL,
+                         **{role: name == model for role, model in ROLES.items()},
                          "scores": info.get("scores", {}), "preprocess": info["preprocess"]}
     if as_json:
         print_json({"architectures": arch, "shipped": shipped})
@@ -39,7 +38,7 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
         typer.echo(f"  {name:14s} input {a['input_size']}x{a['input_size']}, {a['parameters']:,} parameters")
     typer.echo("shipped models (edgefer predict --model NAME):")
     for name, s in shipped.items():
-        mark = next((f" ({role})" for role in ("default", "fast", "small") if s[role]), "")
+        mark = next((f" ({role})" for role in ROLES if s[role]), "")
         what = f"{s['members']} models" if s["members"] > 1 else s["architecture"]
         typer.echo(f"  {name + mark:34s} {s['kind']:8s} {what:9s} {_scores(s['scores'])}")
     if not shipped:
