@@ -159,14 +159,15 @@ class EnsembleClassifier:
         return _ensemble_info(self.path, self.manifest, [x.info for x in self.members])
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        """float (N, 7) mean class probabilities over members and views."""
+        """float (N, 7) mean class probabilities over members and views.
+
+        Each member sees all views of all faces in one call (a batch of views x N): for one face
+        in a video frame, two calls instead of six, which saves ONNX Runtime's per-call cost.
+        """
         pixels = np.asarray(pixels)
-        total = None
-        for name in self.tta:
-            x = view(pixels, name)
-            for m in self.members:
-                p = m.probabilities(x)
-                total = p if total is None else total + p
+        x = np.concatenate([view(pixels, name) for name in self.tta])
+        total = sum(m.probabilities(x) for m in self.members)
+        total = total.reshape(len(self.tta), len(pixels), total.shape[-1]).sum(0)
         return (total / (len(self.tta) * len(self.members))).astype(np.float32)
 
 
