@@ -43,6 +43,7 @@ CANDIDATES=(
   fernet-kd2ft-int8=${KD2FT:-runs/fernet-kd2ft/best.pt}       # kd2 fine-tuned: --init kd2-int8, seed 18, 20 epochs, lr 0.01, ens kd2 + kdx over zoom
   fernet-kds-int8=${KDS:-runs/fernet-kds/best.pt}             # widths 16-32-64-128 (fernet_small), seed 19, 40 epochs, ens kd2 + kdx over zoom
   fernet-kds2-int8=${KDS2:-runs/fernet-kds2/best.pt}          # as kds, depths 1-1-2-2, seed 20, 60 epochs
+  fernet-kdxft-int8=${KDXFT:-runs/fernet-kdxft/best.pt}       # kdx fine-tuned: --init kdx-int8, seed 21, 20 epochs, lr 0.01, ens kd2 + kdx over zoom
 )
 MEMBERS=("${CANDIDATES[@]%%=*}")
 where() {  # the file of candidate $1, in the package or out of it, or nothing
