@@ -33,7 +33,7 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    from edgefer.cpu import cpu_flags
+    from edgefer.cpu import cpu_flags, freed_memory_kept
     from edgefer.export import int8_mode
     flags = cpu_flags() or set()
     try:
@@ -45,6 +45,9 @@ def machine() -> dict:
             # what decides int8 and bf16 speed (and int8 correctness: see edgefer.export.int8_mode)
             "simd": sorted(f for f in flags if f.startswith(("avx", "amx"))),
             "int8_kernels": int8_mode(), "onnxruntime": ort_version,
+            # whether this process keeps freed memory (edgefer.cpu.keep_freed_memory): training
+            # and benchmark steps are faster with it on some VMs
+            "malloc_keeps_freed": freed_memory_kept(),
             "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
