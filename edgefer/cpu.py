@@ -54,10 +54,11 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 <<
     ``edgecnn48`` step of ``edgefer bench``'s ``kirsch_overhead`` took 400-800 thousand page
     faults per 68 steps, and the 64-wide FERNet's bf16 step 440 ms with this against 481 ms
     without (``mallopt``: blocks up to ``mmap_threshold``, at most 32 MiB, come from the heap, and
-    up to ``trim_threshold`` of free memory stays there). Process-wide, so it is called by the
-    commands that train or time training (``train``, ``cv``, ``experiment``, ``bench``), not by the
-    library. Does nothing, and returns False, off glibc or where the environment already sets
-    glibc's malloc parameters (``MALLOC_*_`` or ``GLIBC_TUNABLES``), which then win.
+    up to ``trim_threshold`` of free memory stays there). Process-wide, so the library never calls
+    it: the batch commands do (``train``, ``cv``, ``experiment``, ``bench``, ``evaluate``,
+    ``predict``; not ``serve``, whose memory stays as glibc keeps it), and an API user may. Does
+    nothing, and returns False, off glibc or where the environment already sets glibc's malloc
+    parameters (``MALLOC_*_`` or ``GLIBC_TUNABLES``, even empty), which then win.
     """
     global _kept
     import os
