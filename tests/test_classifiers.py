@@ -2,6 +2,7 @@
 shipped models."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,6 +264,24 @@ def test_int8_mode_follows_the_cpu_flags(monkeypatch, flags, machine, saturate):
     for forced in ("fused", "u8u8", "reference"):
         monkeypatch.setenv("EDGEFER_INT8_KERNELS", forced)
         assert int8_mode(cpuinfo, machine) == forced
+
+
+def test_fused_int8_loads_without_the_onnx_package():
+    """Where ONNX Runtime runs int8 as it is, a shipped int8 file loads through ONNX Runtime alone:
+    the `onnx` package (0.7 s to import) stays unloaded, and the file is still known as int8."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys; from edgefer.export import OnnxClassifier; "
+            "c = OnnxClassifier('edgefer/weights/fernet-kd2-int8.onnx'); "
+            "f = OnnxClassifier('edgefer/weights/fernet-int8.onnx'); "
+            "print('onnx' in sys.modules, c.int8_mode, f.int8_mode)")
+    root = Path(__file__).resolve().parents[1]
+    for mode, expected in (("fused", "False fused fused"), ("u8u8", "True u8u8 u8u8")):
+        env = {**os.environ, "EDGEFER_INT8_KERNELS": mode}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == expected.split()
 
 
 def test_int8_modes_give_the_same_probabilities(monkeypatch, models, faces):
