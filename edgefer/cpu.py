@@ -59,7 +59,8 @@ def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
     batch 128); page faults fell from about 1.6 million per 7 steps to 14 thousand; peak memory
     of the three in one process rose from 1.3 to 1.6 GB.
 
-    Process-wide, so the library never calls it: the batch commands do (``train``, ``cv``,
+    Process-wide, so the library never calls it: the batch commands do (``KEEP_FREED_MEMORY``
+    in :mod:`edgefer.cli.main`: ``train``, ``cv``,
     ``experiment``, ``bench``, ``evaluate``, ``predict``; not ``serve``, whose memory stays as
     glibc keeps it), and an API user may. Does nothing, and returns False, off glibc or where
     the environment sets glibc's malloc parameters (``MALLOC_*_`` or ``GLIBC_TUNABLES``, even

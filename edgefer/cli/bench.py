@@ -25,13 +25,11 @@ def bench(
     import torch
 
     from edgefer.bench import run_bench
-    from edgefer.cpu import keep_freed_memory
     from edgefer.models import list_models
     from edgefer.results import provenance, write_json
 
     if threads:
         torch.set_num_threads(threads)
-    keep_freed_memory()  # as `edgefer train` runs: its train steps reuse freed memory
     unknown = [m for m in model or [] if m not in list_models()]
     if unknown:
         fail(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")

@@ -41,7 +41,6 @@ def cv(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy."""
-    from edgefer.cpu import keep_freed_memory
     from edgefer.data.load import concat, load_splits
     from edgefer.errors import DataError
     from edgefer.evaluate.cv import cross_validate
@@ -58,7 +57,6 @@ def cv(
     except (FileNotFoundError, DataError, ValueError) as exc:
         fail(str(exc))
     pixels, _ = decode_pixels(ds, PreprocessSpec(input_size=cfg.input_size, equalize=cfg.equalize))
-    keep_freed_memory()
     res = cross_validate(cfg, ds, pixels, k=folds, out_dir=out, resume=resume, progress=True)
     res["provenance"] = provenance(data=str(data), config=cfg.to_dict())
     write_json(out / "cv.json", res)

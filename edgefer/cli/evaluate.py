@@ -24,14 +24,12 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for metrics.json and confusion.png."),
 ) -> None:
     """Evaluate a model on a data set split."""
-    from edgefer.cpu import keep_freed_memory
     from edgefer.errors import CheckpointError
     from edgefer.evaluate.evaluate import evaluate as run, pixel_hashes
     from edgefer.evaluate.plots import plot_confusion
     from edgefer.recognize import Recognizer
     from edgefer.results import provenance, write_json
 
-    keep_freed_memory()
     try:
         rec = Recognizer(model)
     except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable

@@ -26,7 +26,6 @@ def experiment(
     """Run one of the paper's experiments; rerun the same command to continue an interrupted one."""
     import torch
 
-    from edgefer.cpu import keep_freed_memory
     from edgefer.errors import DataError
     from edgefer.experiments import BUDGET_NAMES, EXPERIMENTS, run_experiment
 
@@ -41,7 +40,6 @@ def experiment(
         fail(f"--data-root {data_root}: no such folder")
     if threads:
         torch.set_num_threads(threads)
-    keep_freed_memory()
     for n in names:
         try:
             res = run_experiment(n, budget, data_root=data_root, out=out, device=device, seed=seed, progress=True)

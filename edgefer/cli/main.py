@@ -14,10 +14,19 @@ app = typer.Typer(
 )
 
 
+KEEP_FREED_MEMORY = ("train", "cv", "experiment", "bench", "evaluate", "predict")
+"""The batch commands, which run with :func:`edgefer.cpu.keep_freed_memory` (``bench`` times
+training and recognition as the others run them); ``serve`` keeps glibc's defaults."""
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+def _main(ctx: typer.Context,
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand in KEEP_FREED_MEMORY:
+        from edgefer.cpu import keep_freed_memory
+        keep_freed_memory()
 
 
 def _register() -> None:

@@ -44,8 +44,6 @@ def predict(
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: exists and is not a folder")
     _quiet_opencv()
-    from edgefer.cpu import keep_freed_memory
-    keep_freed_memory()  # as `edgefer bench` times it
     rec = _recognizer(model)
     if webcam is not None:
         _run_camera(rec, webcam, every, as_json)

@@ -46,7 +46,6 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Train MODEL on a data set; writes best.pt, last.pt, iterations.csv and history.json to --out."""
-    from edgefer.cpu import keep_freed_memory
     from edgefer.preprocess.spec import PreprocessSpec
     from edgefer.train.loop import fit
 
@@ -64,7 +63,6 @@ def train(
                        precision=precision, seed=seed, device=device, checkpoint_every=checkpoint_every,
                        max_steps=max_steps)
     _warn_slow_bf16(cfg)
-    keep_freed_memory()
     spec = PreprocessSpec(input_size=cfg.input_size, equalize=equalize)
     train_ds = load_split(data, split, fmt)
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
