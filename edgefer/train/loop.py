@@ -7,6 +7,7 @@ uninterrupted one (same machine, same thread count).
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import logging
@@ -38,7 +39,15 @@ def _dist():
     import torch.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(_close_dist)
     return dist.get_rank(), world
+
+
+def _close_dist() -> None:
+    """Leave the process group while the interpreter still runs, not in the backend's destructors."""
+    import torch.distributed as dist
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
@@ -275,5 +284,8 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
         save_checkpoint(best_path, model_name=cfg.model, model_kwargs=model_kwargs,
                         state_dict=model.state_dict(), preprocess=spec.to_dict(),
                         trained_on=trained_on or {}, config=cfg.to_dict(), scores={})
+    if world > 1:  # every rank returns once rank 0's files are written, none exits mid-save
+        import torch.distributed as dist
+        dist.barrier()
     return {"out_dir": str(out), "history": history, "best_val_accuracy": best_acc,
             "iterations": global_step, "last": str(last_path), "best": str(best_path)}
