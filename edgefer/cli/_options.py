@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -86,12 +87,17 @@ def train_config(model: str, model_arg: list[str] | None, input_size: int | None
     return cfg
 
 
+def lead_process() -> bool:
+    """True unless this is one of torchrun's other ranks, which stay quiet (no bars, no summary)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def decode_pixels(ds, spec):
     """``(pixels, faces_found)`` of a data set; a photo that cannot be decoded (they are decoded
     only now) is a clean exit naming it."""
     from edgefer.data.pixels import dataset_pixels
     from edgefer.errors import DataError
     try:
-        return dataset_pixels(ds, spec, progress=True)
+        return dataset_pixels(ds, spec, progress=lead_process())
     except DataError as exc:
         fail(str(exc))

@@ -8,7 +8,7 @@ import typer
 
 from edgefer.cli._common import fail, print_json
 from edgefer.cli import _options as opt
-from edgefer.cli._options import check_out_dir, decode_pixels, load_split, train_config
+from edgefer.cli._options import check_out_dir, decode_pixels, lead_process, load_split, train_config
 from edgefer.cli.main import app
 
 
@@ -79,6 +79,8 @@ def train(
                      init_path=init)
     except (FileNotFoundError, ValueError, FloatingPointError) as exc:
         fail(str(exc))
+    if not lead_process():
+        return
     if as_json:
         print_json(result)
     else:
@@ -161,7 +163,7 @@ def _teacher_targets(path: Path, train_ds, out: Path, *, resume: bool):
             return probs
     try:
         clf = load_classifier(path)
-        pixels, _ = dataset_pixels(train_ds, clf.spec, progress=True)
+        pixels, _ = dataset_pixels(train_ds, clf.spec, progress=lead_process())
     except (ValueError, DataError) as exc:
         fail(f"--teacher: {exc}")
     typer.echo(f"teacher {path.name}: classifying {len(pixels):,} training images", err=True)

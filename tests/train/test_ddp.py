@@ -46,6 +46,8 @@ def test_ddp_two_processes_match_one(tmp_path):
     two = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "edgefer", *args,
                           "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, _rank_errors(two.stderr)
+    assert two.stdout.count("model saved to") == 1, two.stdout  # rank 1 stays quiet
+    assert two.stderr.count("preprocess:") == one.stderr.count("preprocess:") > 0
     a = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
     b = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
     for k in a:
