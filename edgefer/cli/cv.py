@@ -8,7 +8,7 @@ import typer
 
 from edgefer.cli._common import fail, print_json
 from edgefer.cli import _options as opt
-from edgefer.cli._options import check_out_dir, decode_pixels, train_config
+from edgefer.cli._options import check_out_dir, decode_pixels, lead_process, train_config
 from edgefer.cli.main import app
 
 
@@ -58,6 +58,8 @@ def cv(
         fail(str(exc))
     pixels, _ = decode_pixels(ds, PreprocessSpec(input_size=cfg.input_size, equalize=cfg.equalize))
     res = cross_validate(cfg, ds, pixels, k=folds, out_dir=out, resume=resume, progress=True)
+    if not lead_process():  # torchrun's other ranks: rank 0 writes and reports
+        return
     res["provenance"] = provenance(data=str(data), config=cfg.to_dict())
     write_json(out / "cv.json", res)
     if as_json:

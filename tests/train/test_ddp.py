@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import subprocess
@@ -55,3 +56,21 @@ def test_ddp_two_processes_match_one(tmp_path):
     first = load_checkpoint(tmp_path / "one" / "last.pt")
     assert first["train_state"]["epoch"] == 1  # 32 images / batch 8: one full epoch of 4 steps
     assert first["train_state"]["optimizer"]["state"], "the optimizer took no step"
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found beside the Python interpreter")
+def test_ddp_cv_scores_each_fold_after_rank0_saved_it(tmp_path):
+    """Under torchrun, `cv` has every rank score a fold's best.pt only once rank 0 wrote it;
+    rank 0 alone writes cv.json and prints the summary."""
+    _tiny_fer(tmp_path / "data")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGEFER_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "edgefer", "cv",
+                          "--data", str(tmp_path / "data"), "--folds", "2", "--model", "edgecnn48",
+                          "--arg", "fusion='none'", "--input-size", "32", "--batch-size", "8",
+                          "--epochs", "1", "--max-steps", "2", "--out", str(tmp_path / "cv")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, _rank_errors(run.stderr)
+    assert run.stdout.count("2-fold CV of edgecnn48 on 40 images") == 1, run.stdout
+    res = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert res["folds"] == 2 and [f["fold"] for f in res["per_fold"]] == [0, 1]
+    assert sum(f["n_test"] for f in res["per_fold"]) == 40
