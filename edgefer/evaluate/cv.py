@@ -54,7 +54,9 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
     """Train ``cfg`` on k-1 folds and test on the held-out one, for each fold; mean and std.
 
     The model of each fold is its last epoch's (no test-fold model selection). Folds whose
-    ``result.json`` exists are reused when ``resume`` is set.
+    ``result.json`` exists are reused when ``resume`` is set. Under torchrun the ranks share
+    each fold's scoring (``_predict_shared``), every rank returns the same result, and rank 0
+    alone writes ``result.json``.
     """
     from edgefer.recognize import Recognizer
     from edgefer.results import write_json
@@ -72,11 +74,11 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
         tr, te = folds != f, folds == f
         fit(cfg, pixels[tr], ds.labels[tr], out_dir=fdir, resume=resume and (fdir / "last.pt").exists(),
             progress=progress, trained_on={"protocol": f"{k}-fold cv", "fold": f, "n": int(tr.sum())})
-        rec = Recognizer(fdir / "best.pt")
-        pred = rec.probabilities(pixels[te]).argmax(1)
+        pred = _predict_shared(Recognizer(fdir / "best.pt"), pixels[te])
         rep = classification_report(ds.labels[te], pred)
         rep.update(fold=f, n_train=int(tr.sum()), n_test=int(te.sum()))
-        write_json(done, rep)
+        if _rank_world()[0] == 0:
+            write_json(done, rep)
         results.append(rep)
     accs = np.array([r["accuracy"] for r in results])
     f1s = np.array([r["macro_f1"] for r in results])
@@ -84,3 +86,34 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
             "macro_f1_mean": float(f1s.mean()), "per_fold": [
                 {"fold": r["fold"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                  "n_train": r["n_train"], "n_test": r["n_test"]} for r in results]}
+
+
+def _rank_world() -> tuple[int, int]:
+    """(rank, world size) of the process group ``fit`` joined under torchrun; (0, 1) without one."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _predict_shared(rec, pixels: np.ndarray) -> np.ndarray:
+    """Predicted class of each image; under torchrun rank r scores images r, r + world, … and
+    the ranks exchange their parts, so each image is scored once and every rank has them all."""
+    rank, world = _rank_world()
+    if world == 1:
+        return rec.probabilities(pixels).argmax(1)
+    import torch.distributed as dist
+    mine = pixels[rank::world]
+    part = rec.probabilities(mine).argmax(1) if len(mine) else np.empty(0, np.int64)
+    parts = [None] * world
+    dist.all_gather_object(parts, part)
+    return interleave(parts)
+
+
+def interleave(parts) -> np.ndarray:
+    """Undo the split ``x[r::len(parts)]``: part r's items go back to positions r, r + world, …"""
+    world = len(parts)
+    out = np.empty(sum(len(p) for p in parts), np.int64)
+    for r, p in enumerate(parts):
+        out[r::world] = p
+    return out

@@ -9,17 +9,29 @@ import numpy as np
 import pytest
 import torch
 
+from edgefer.data.load import concat, load_splits
+from edgefer.data.pixels import dataset_pixels
+from edgefer.evaluate.cv import interleave, stratified_group_folds
+from edgefer.evaluate.evaluate import pixel_hashes
+from edgefer.evaluate.metrics import confusion_matrix
+from edgefer.preprocess.spec import PreprocessSpec
+from edgefer.recognize import Recognizer
 from edgefer.train.checkpoint import load_checkpoint
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable))
 
 
-def _tiny_fer(root):
+def _tiny_fer(root, learnable=False):
+    """32 + 8 noise images of two classes; ``learnable``: with faint stripes, across for happy
+    and down for sad, that a few steps of training tell apart."""
     rng = np.random.default_rng(0)
+    stripes = np.tile((np.arange(32) // 4 % 2 * 60.0)[:, None], (1, 32))
     for folder, prefix, n in (("train", "Training", 32), ("test", "PublicTest", 8)):
         for i in range(n):
             cls = ("happy", "sad")[i % 2]
             img = rng.integers(0, 255, (32, 32)).astype(np.uint8)
+            if learnable:
+                img = np.clip(img * 0.5 + (stripes if i % 2 == 0 else stripes.T), 0, 255).astype(np.uint8)
             d = root / folder / cls
             d.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
@@ -59,18 +71,39 @@ def test_ddp_two_processes_match_one(tmp_path):
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found beside the Python interpreter")
-def test_ddp_cv_scores_each_fold_after_rank0_saved_it(tmp_path):
-    """Under torchrun, `cv` has every rank score a fold's best.pt only once rank 0 wrote it;
-    rank 0 alone writes cv.json and prints the summary."""
-    _tiny_fer(tmp_path / "data")
+def test_ddp_cv_scores_each_fold_after_rank0_saved_it(tmp_path, monkeypatch):
+    """Under torchrun, `cv` has the ranks score a fold's best.pt only once rank 0 wrote it, each
+    a share of the fold's images; rank 0 alone writes cv.json and prints the summary."""
+    _tiny_fer(tmp_path / "data", learnable=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGEFER_CACHE": str(tmp_path / "cache")}
     run = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "edgefer", "cv",
-                          "--data", str(tmp_path / "data"), "--folds", "2", "--model", "edgecnn48",
-                          "--arg", "fusion='none'", "--input-size", "32", "--batch-size", "8",
-                          "--epochs", "1", "--max-steps", "2", "--out", str(tmp_path / "cv")],
+                          "--data", str(tmp_path / "data"), "--folds", "2", "--model", "fernet",
+                          "--arg", "fusion='none'", "--arg", "widths=(8,8,8,8)", "--input-size", "32",
+                          "--batch-size", "8", "--epochs", "8", "--lr", "0.1", "--out", str(tmp_path / "cv")],
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, _rank_errors(run.stderr)
-    assert run.stdout.count("2-fold CV of edgecnn48 on 40 images") == 1, run.stdout
+    assert run.stdout.count("2-fold CV of fernet on 40 images") == 1, run.stdout
     res = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert res["folds"] == 2 and [f["fold"] for f in res["per_fold"]] == [0, 1]
     assert sum(f["n_test"] for f in res["per_fold"]) == 40
+    # The two ranks scored half of each fold each; put together, their predictions are those of
+    # one process scoring the whole fold with the same model.
+    monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path / "cache"))
+    ds = concat(list(load_splits(tmp_path / "data").values()))
+    pixels, _ = dataset_pixels(ds, PreprocessSpec(input_size=32, equalize=True))
+    folds = stratified_group_folds(ds.labels, pixel_hashes(ds.images), 2, seed=0)
+    varied = 0
+    for f in (0, 1):
+        te = folds == f
+        pred = Recognizer(tmp_path / "cv" / f"fold{f}" / "best.pt").probabilities(pixels[te]).argmax(1)
+        saved = json.loads((tmp_path / "cv" / f"fold{f}" / "result.json").read_text())
+        assert saved["confusion"] == confusion_matrix(ds.labels[te], pred).tolist(), f"fold {f}"
+        varied += len(set(pred.tolist())) > 1
+    assert varied, "every prediction of both folds is one class: the check above cannot see an order"
+
+
+def test_interleave_undoes_the_ranks_split():
+    x = np.arange(11)
+    for world in (1, 2, 3, 4):
+        np.testing.assert_array_equal(interleave([x[r::world] for r in range(world)]), x)
+    np.testing.assert_array_equal(interleave([np.array([5]), np.empty(0, np.int64)]), [5])
