@@ -60,7 +60,7 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
     """
     from edgefer.recognize import Recognizer
     from edgefer.results import write_json
-    from edgefer.train.loop import fit
+    from edgefer.train.loop import fit, rank_and_world
 
     out = Path(out_dir)
     folds = stratified_group_folds(ds.labels, pixel_hashes(ds.images), k, seed=cfg.seed)
@@ -74,10 +74,11 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
         tr, te = folds != f, folds == f
         fit(cfg, pixels[tr], ds.labels[tr], out_dir=fdir, resume=resume and (fdir / "last.pt").exists(),
             progress=progress, trained_on={"protocol": f"{k}-fold cv", "fold": f, "n": int(tr.sum())})
-        pred = _predict_shared(Recognizer(fdir / "best.pt"), pixels[te])
+        rank, world = rank_and_world()  # fit joined torchrun's process group, if any
+        pred = _predict_shared(Recognizer(fdir / "best.pt"), pixels[te], rank, world)
         rep = classification_report(ds.labels[te], pred)
         rep.update(fold=f, n_train=int(tr.sum()), n_test=int(te.sum()))
-        if _rank_world()[0] == 0:
+        if rank == 0:
             write_json(done, rep)
         results.append(rep)
     accs = np.array([r["accuracy"] for r in results])
@@ -88,18 +89,9 @@ def cross_validate(cfg, ds: FaceDataset, pixels: np.ndarray, *, k: int = 3,
                  "n_train": r["n_train"], "n_test": r["n_test"]} for r in results]}
 
 
-def _rank_world() -> tuple[int, int]:
-    """(rank, world size) of the process group ``fit`` joined under torchrun; (0, 1) without one."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _predict_shared(rec, pixels: np.ndarray) -> np.ndarray:
+def _predict_shared(rec, pixels: np.ndarray, rank: int, world: int) -> np.ndarray:
     """Predicted class of each image; under torchrun rank r scores images r, r + world, … and
     the ranks exchange their parts, so each image is scored once and every rank has them all."""
-    rank, world = _rank_world()
     if world == 1:
         return rec.probabilities(pixels).argmax(1)
     import torch.distributed as dist

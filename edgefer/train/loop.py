@@ -31,7 +31,7 @@ from edgefer.train.config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def _dist():
+def rank_and_world():
     """(rank, world_size) under torchrun, initializing the process group once."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -101,7 +101,7 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
     cfg.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rank, world = _dist()
+    rank, world = rank_and_world()
     device = torch.device(cfg.device)
     n = len(train_labels)
     if n == 0:
