@@ -21,23 +21,27 @@ from edgefer.export import OnnxClassifier, export_onnx  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _checkpoint(path, fusion):
-    """A fernet_small checkpoint with random weights and non-trivial batch-norm statistics."""
+def _checkpoint(path, fusion, **kwargs):
+    """A fernet_small checkpoint with random weights and non-trivial batch-norm statistics (and
+    affine terms, so that a residual block's last batch norm is not left at zero)."""
     torch.manual_seed(0)
-    model = create_model("fernet_small", fusion=fusion)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.3, 0.3)
-            m.running_var.uniform_(0.5, 2.0)
+    model = create_model("fernet_small", fusion=fusion, **kwargs)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
     spec = PreprocessSpec(input_size=48, equalize=True, mean=0.48, std=0.24)
-    return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": fusion},
+    return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": fusion, **kwargs},
                            state_dict=model.state_dict(), preprocess=spec.to_dict())
 
 
-@pytest.mark.parametrize("fusion", ["feature", "none"])
-def test_onnx_probabilities_match_torch(tmp_path, fusion):
-    """ONNX Runtime's probabilities equal torch's within 1e-4, for any batch size."""
-    ckpt = _checkpoint(tmp_path / f"{fusion}.pt", fusion)
+@pytest.mark.parametrize("fusion, block", [("feature", "plain"), ("none", "plain"), ("none", "residual")])
+def test_onnx_probabilities_match_torch(tmp_path, fusion, block):
+    """ONNX Runtime's probabilities equal torch's within 1e-4, for any batch size, for plain and
+    residual FERNets."""
+    ckpt = _checkpoint(tmp_path / f"{fusion}.pt", fusion, block=block)
     onnx_path = export_onnx(ckpt, tmp_path / f"{fusion}.onnx")
     rec, oc = Recognizer(ckpt), OnnxClassifier(onnx_path)
     pixels = np.random.default_rng(1).integers(0, 256, (9, 48, 48), dtype=np.uint8)

@@ -2,7 +2,9 @@
 
 Built for accuracy on FER-2013 at its native 48x48 within a 2-core CPU's training budget:
 stages of 3x3 convolutions with batch norm and ReLU, max-pooling between stages, dropout and a
-global-average-pooled head. Kirsch edge fusion (the paper's idea) is applied after the first
+global-average-pooled head. ``block="residual"`` pairs a stage's convolutions into ResNet basic
+blocks (an identity or 1x1-projection shortcut around each pair) for ensemble members that differ
+from the plain ones in architecture, not only in seed. Kirsch edge fusion (the paper's idea) is applied after the first
 stage's activations, where maps still have the input's resolution; ``fusion="none"`` is the
 ablation.
 """
@@ -21,8 +23,48 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+class _BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with a shortcut (ResNet's basic block, stride 1): relu(f(x) + s(x)).
+
+    The shortcut is the identity when the channels match and a 1x1 conv-BN otherwise; the second
+    batch norm starts at zero, so that each block starts as its shortcut."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(cin, cout), nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(cout))
+        nn.init.zeros_(self.body[-1].weight)
+        self.shortcut = nn.Identity() if cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+def _stage(cin: int, width: int, depth: int, block: str) -> nn.Sequential:
+    """``depth`` 3x3 convolutions from ``cin`` to ``width`` channels: one after another
+    (``plain``), or in basic blocks of two (``residual``; an odd one out comes first, plain)."""
+    layers = []
+    if block == "plain" or depth == 1:
+        for _ in range(depth):
+            layers.append(_conv_bn(cin, width))
+            cin = width
+        return nn.Sequential(*layers)
+    if depth % 2:
+        layers.append(_conv_bn(cin, width))
+        cin = width
+    for _ in range(depth // 2):
+        layers.append(_BasicBlock(cin, width))
+        cin = width
+    return nn.Sequential(*layers)
+
+
+BLOCKS = ("plain", "residual")
+
+
 class FERNet(nn.Module):
-    """VGG-style network: ``widths[i]`` channels in stage i, ``depths[i]`` convolutions each.
+    """VGG-style (or, with ``block="residual"``, ResNet-style) network: ``widths[i]`` channels in stage i, ``depths[i]`` convolutions each.
 
     Parameters
     ----------
@@ -32,24 +74,24 @@ class FERNet(nn.Module):
     fusion : ``feature``, ``input`` or ``none``; applied after stage 1.
     fusion_weight : scale of the superimposed edges.
     dropout : before the classifier.
+    block : ``plain`` (VGG) or ``residual`` (a stage's convolutions in ResNet basic blocks).
     """
 
     def __init__(self, input_size: int = 48, num_classes: int = NUM_CLASSES, in_chans: int = 1,
                  widths=(32, 64, 128, 256), depths=(1, 2, 2, 2), fusion: str = "feature",
-                 fusion_weight: float = 0.25, dropout: float = 0.3):
+                 fusion_weight: float = 0.25, dropout: float = 0.3, block: str = "plain"):
         super().__init__()
         if len(widths) != len(depths) or not widths:
             raise ValueError(f"`widths` and `depths` must have the same non-zero length; got "
                              f"{len(widths)} and {len(depths)}")
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}; expected one of {', '.join(BLOCKS)}")
         self.fusion = check_fusion(fusion)
         self.input_size = input_size
         stages, cin = [], in_chans
-        for i, (w, d) in enumerate(zip(widths, depths)):
-            layers = []
-            for _ in range(d):
-                layers.append(_conv_bn(cin, w))
-                cin = w
-            stages.append(nn.Sequential(*layers))
+        for w, d in zip(widths, depths):
+            stages.append(_stage(cin, w, d, block))
+            cin = w
         self.stages = nn.ModuleList(stages)
         self.fuse = EdgeFusion(fusion, fusion_weight)
         self.pool = nn.MaxPool2d(2)

@@ -76,6 +76,31 @@ def test_init_from_int8_starts_near_the_float_model(trained):
     assert (p_new - p_old).abs().max() < 0.05
 
 
+def test_init_residual_from_its_onnx_export(tmp_path):
+    """A residual FERNet's export (shortcut projections and all) loads back layer for layer: the
+    new model computes what the original did once its batch norms are re-estimated."""
+    torch.manual_seed(0)
+    kwargs = {"fusion": "none", "block": "residual"}
+    model = create_model("fernet_small", **kwargs)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    save_checkpoint(tmp_path / "r.pt", model_name="fernet_small", model_kwargs=kwargs,
+                    state_dict=model.state_dict(), preprocess=SPEC.to_dict())
+    export_onnx(tmp_path / "r.pt", tmp_path / "r.onnx")
+    x = torch.randn(16, 1, 48, 48)
+    fresh = create_model("fernet_small", **kwargs)
+    assert load_init(fresh, tmp_path / "r.onnx")
+    fresh.eval()
+    model.eval()
+    torch.testing.assert_close(fresh(x).detach(), model(x).detach(), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"r\.onnx: its layers do not fit"):
+        load_init(create_model("fernet_small", fusion="none"), tmp_path / "r.onnx")
+
+
 def test_init_that_does_not_fit_names_the_file(trained):
     _, d, _ = trained
     other = create_model("fernet", fusion="none")
