@@ -54,6 +54,46 @@ def test_best_single_is_the_best_publictest_single_model_within_its_cost(select)
         select.best_single(rows, 0.1)
 
 
+def test_member_probabilities_are_cached_by_file_and_images(select, tmp_path, monkeypatch):
+    """A second scoring of the same file on the same images reads the cache and gives the same
+    probabilities without loading the model; new images, a changed file or an unreadable cache
+    file are scored afresh."""
+    import shutil
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    model = tmp_path / "m.onnx"
+    shutil.copy(WEIGHTS_DIR / f"{SMALL_MODEL}.onnx", model)
+    def splits(seed):
+        r = np.random.default_rng(seed)
+        return {s: SimpleNamespace(images=list(r.integers(0, 256, (5, 48, 48), dtype=np.uint8)),
+                                   labels=r.integers(0, 7, 5)) for s in select.SPLITS}
+
+    cache = tmp_path / "cache"
+    first = select.member_probabilities([model], splits(0), cache)
+    assert len(list(cache.glob("m.onnx-*.npz"))) == 1
+    loads = []
+    real = select.load_classifier
+    monkeypatch.setattr(select, "load_classifier", lambda p: loads.append(p) or real(p))
+    again = select.member_probabilities([model], splits(0), cache)
+    assert loads == []
+    for s in select.SPLITS:
+        for v in select.TTA_VIEWS:
+            np.testing.assert_array_equal(again["m.onnx"][s][v], first["m.onnx"][s][v])
+            assert first["m.onnx"][s][v].shape == (5, 7)
+    select.member_probabilities([model], splits(1), cache)  # other images
+    assert len(loads) == 1
+    model.write_bytes((WEIGHTS_DIR / f"{FAST_MODEL}.onnx").read_bytes())  # another model, same name
+    other = select.member_probabilities([model], splits(0), cache)
+    assert len(loads) == 2
+    assert not np.allclose(other["m.onnx"]["publictest"]["identity"], first["m.onnx"]["publictest"]["identity"])
+    for f in cache.glob("*.npz"):
+        f.write_bytes(b"not a zip")
+    select.member_probabilities([model], splits(0), cache)
+    assert len(loads) == 3
+
+
 def test_every_candidate_is_either_shipped_or_kept_out_of_the_package(select):
     """Each int8 candidate in the ablation table is a file in exactly one of edgefer/weights (the
     package) and candidates/ (the repository only), and the package holds what ``shipped`` names
