@@ -30,6 +30,25 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def _randomize_batch_norms(model, mean=0.3):
+    """Give ``model``'s batch norms non-trivial running statistics and scales (none left at zero,
+    as a residual block's last one starts), so that folding them into convolutions is tested."""
+    import torch
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-mean, mean)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    return model
+
+
+@pytest.fixture(scope="session")
+def randomize_batch_norms():
+    """``randomize_batch_norms(model, mean=0.3)``, for tests that export or reload models."""
+    return _randomize_batch_norms
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A fernet_small checkpoint (no edge fusion) trained for 3 steps on random 48x48 faces."""

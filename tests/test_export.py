@@ -21,27 +21,24 @@ from edgefer.export import OnnxClassifier, export_onnx  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _checkpoint(path, fusion, **kwargs):
-    """A fernet_small checkpoint with random weights and non-trivial batch-norm statistics (and
-    affine terms, so that a residual block's last batch norm is not left at zero)."""
-    torch.manual_seed(0)
-    model = create_model("fernet_small", fusion=fusion, **kwargs)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-    spec = PreprocessSpec(input_size=48, equalize=True, mean=0.48, std=0.24)
-    return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": fusion, **kwargs},
-                           state_dict=model.state_dict(), preprocess=spec.to_dict())
+@pytest.fixture
+def checkpoint(randomize_batch_norms):
+    """``checkpoint(path, fusion, **kwargs)`` writes a fernet_small checkpoint with random weights
+    and non-trivial batch norms."""
+    def write(path, fusion, **kwargs):
+        torch.manual_seed(0)
+        model = randomize_batch_norms(create_model("fernet_small", fusion=fusion, **kwargs))
+        spec = PreprocessSpec(input_size=48, equalize=True, mean=0.48, std=0.24)
+        return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": fusion, **kwargs},
+                               state_dict=model.state_dict(), preprocess=spec.to_dict())
+    return write
 
 
 @pytest.mark.parametrize("fusion, block", [("feature", "plain"), ("none", "plain"), ("none", "residual")])
-def test_onnx_probabilities_match_torch(tmp_path, fusion, block):
+def test_onnx_probabilities_match_torch(checkpoint, tmp_path, fusion, block):
     """ONNX Runtime's probabilities equal torch's within 1e-4, for any batch size, for plain and
     residual FERNets."""
-    ckpt = _checkpoint(tmp_path / f"{fusion}.pt", fusion, block=block)
+    ckpt = checkpoint(tmp_path / f"{fusion}.pt", fusion, block=block)
     onnx_path = export_onnx(ckpt, tmp_path / f"{fusion}.onnx")
     rec, oc = Recognizer(ckpt), OnnxClassifier(onnx_path)
     pixels = np.random.default_rng(1).integers(0, 256, (9, 48, 48), dtype=np.uint8)
@@ -52,9 +49,9 @@ def test_onnx_probabilities_match_torch(tmp_path, fusion, block):
         np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
 
 
-def test_onnx_metadata_carries_preprocessing_and_classes(tmp_path):
+def test_onnx_metadata_carries_preprocessing_and_classes(checkpoint, tmp_path):
     """The exported file holds the checkpoint's preprocessing spec and the class order."""
-    ckpt = _checkpoint(tmp_path / "m.pt", "none")
+    ckpt = checkpoint(tmp_path / "m.pt", "none")
     proto = onnx.load(str(export_onnx(ckpt, tmp_path / "m.onnx")))
     meta = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(meta["preprocess"]) == {"input_size": 48, "equalize": True, "mean": 0.48, "std": 0.24}
@@ -63,9 +60,9 @@ def test_onnx_metadata_carries_preprocessing_and_classes(tmp_path):
     assert OnnxClassifier(tmp_path / "m.onnx").spec == PreprocessSpec(48, True, 0.48, 0.24)
 
 
-def test_export_refuses_existing_file(tmp_path):
+def test_export_refuses_existing_file(checkpoint, tmp_path):
     """An existing output file is kept unless overwrite=True."""
-    ckpt = _checkpoint(tmp_path / "m.pt", "none")
+    ckpt = checkpoint(tmp_path / "m.pt", "none")
     out = tmp_path / "m.onnx"
     out.write_bytes(b"keep me")
     with pytest.raises(FileExistsError, match="m.onnx: already exists"):
@@ -75,9 +72,9 @@ def test_export_refuses_existing_file(tmp_path):
     assert out.read_bytes() != b"keep me"
 
 
-def test_export_cli_writes_then_refuses(tmp_path):
+def test_export_cli_writes_then_refuses(checkpoint, tmp_path):
     """`edgefer export` writes the file, refuses to replace it without --overwrite, and rejects other formats."""
-    ckpt = _checkpoint(tmp_path / "m.pt", "none")
+    ckpt = checkpoint(tmp_path / "m.pt", "none")
     out = tmp_path / "model.onnx"
     runner = CliRunner()
     args = ["export", "--model", str(ckpt), "--format", "onnx", "--out", str(out)]

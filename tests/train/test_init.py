@@ -20,18 +20,15 @@ SPEC = PreprocessSpec(input_size=48, mean=0.45, std=0.27)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, randomize_batch_norms):
     """A fernet_small whose batch norms hold non-trivial statistics and affine terms, saved as a
     checkpoint, a float ONNX export and an int8 copy."""
     d = tmp_path_factory.mktemp("init")
     torch.manual_seed(0)
-    model = create_model("fernet_small", fusion="none")
+    model = randomize_batch_norms(create_model("fernet_small", fusion="none"), mean=0.5)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
     save_checkpoint(d / "m.pt", model_name="fernet_small", model_kwargs={"fusion": "none"},
                     state_dict=model.state_dict(), preprocess=SPEC.to_dict())
@@ -76,18 +73,12 @@ def test_init_from_int8_starts_near_the_float_model(trained):
     assert (p_new - p_old).abs().max() < 0.05
 
 
-def test_init_residual_from_its_onnx_export(tmp_path):
+def test_init_residual_from_its_onnx_export(tmp_path, randomize_batch_norms):
     """A residual FERNet's export (shortcut projections and all) loads back layer for layer: the
     new model computes what the original did once its batch norms are re-estimated."""
     torch.manual_seed(0)
     kwargs = {"fusion": "none", "block": "residual"}
-    model = create_model("fernet_small", **kwargs)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
+    model = randomize_batch_norms(create_model("fernet_small", **kwargs), mean=0.5)
     save_checkpoint(tmp_path / "r.pt", model_name="fernet_small", model_kwargs=kwargs,
                     state_dict=model.state_dict(), preprocess=SPEC.to_dict())
     export_onnx(tmp_path / "r.pt", tmp_path / "r.onnx")
