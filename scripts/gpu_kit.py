@@ -169,33 +169,29 @@ def tree_bytes() -> int:
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
-def slim() -> list[str]:
-    """Move the paths in ``SLIM`` to ``.gpu-aside/`` (ignored, so they do not travel)."""
+def _move_all(src_root: Path, dst_root: Path, clash: str) -> list[str]:
+    """Move each path of ``SLIM`` from under ``src_root`` to under ``dst_root``, never over one."""
     moved = []
     for rel in SLIM:
-        src, dst = ROOT / rel, ASIDE / rel
+        src, dst = src_root / rel, dst_root / rel
         if not src.exists():
             continue
         if dst.exists():
-            raise KitError(f"{dst}: already set aside; run `scripts/gpu_kit.py restore` first")
+            raise KitError(clash.format(dst=dst, src=src))
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(src), str(dst))
         moved.append(rel)
     return moved
 
 
+def slim() -> list[str]:
+    """Move the paths in ``SLIM`` to ``.gpu-aside/`` (ignored, so they do not travel)."""
+    return _move_all(ROOT, ASIDE, "{dst}: already set aside; run `scripts/gpu_kit.py restore` first")
+
+
 def restore() -> list[str]:
     """Put back what :func:`slim` set aside; refuses to overwrite anything."""
-    back = []
-    for rel in SLIM:
-        src, dst = ASIDE / rel, ROOT / rel
-        if not src.exists():
-            continue
-        if dst.exists():
-            raise KitError(f"{dst}: exists, and {src} is set aside too; compare them and move one by hand")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(src), str(dst))
-        back.append(rel)
+    back = _move_all(ASIDE, ROOT, "{dst}: exists, and {src} is set aside too; compare them and move one by hand")
     if ASIDE.exists() and not any(p.is_file() for p in ASIDE.rglob("*")):
         shutil.rmtree(ASIDE)
     return back
