@@ -276,7 +276,7 @@ def train_one(pack_path: Path, job: str, out: Path, *, device: str, budget_s: fl
         cfg = job_config(record, opts, args, device)
         t0 = time.time()
         fit(cfg.__class__(**{**cfg.to_dict(), "max_steps": probe_steps}), px["train"], y_train,
-            soft_targets=soft, out_dir=out / "probe", progress=False)
+            soft_targets=soft, out_dir=out / f"{name}-probe", progress=False)
         per_step = (time.time() - t0) / probe_steps
         left = budget_s - (time.time() - t_start)
         fits = int(left / (per_step * steps_per_epoch * 1.1 + 1.0))  # +10 %, +1 s of validation an epoch
@@ -284,7 +284,7 @@ def train_one(pack_path: Path, job: str, out: Path, *, device: str, budget_s: fl
             raise KitError(f"job {name}: {per_step * 1000:.0f} ms a step leaves no whole epoch in {budget_s:.0f} s")
         epochs = min(epochs, fits)
         probe = {"s_per_step": round(per_step, 4), "epochs_asked": opts["epochs"], "epochs_run": epochs}
-        shutil.rmtree(out / "probe", ignore_errors=True)
+        shutil.rmtree(out / f"{name}-probe", ignore_errors=True)
     cfg = job_config(record, opts, args, device, epochs=epochs)
     t0 = time.time()
     result = fit(cfg, px["train"], y_train, val_pixels=px["publictest"], val_labels=y_val, soft_targets=soft,
@@ -341,10 +341,11 @@ def train_all(pack_path: Path, jobs: list[str], out: Path, *, device: str, budge
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         log = open(work / f"{name}.log", "w")
         procs.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
-    deadline = time.time() + budget_s + 60  # the jobs fit themselves in; this is a backstop
+    # the jobs fit themselves into the budget; this is a backstop (none without a budget)
+    deadline = time.time() + budget_s + 60 if budget_s > 0 else None
     for name, proc, log in procs:
         try:
-            proc.wait(timeout=max(1, deadline - time.time()))
+            proc.wait(timeout=None if deadline is None else max(1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             proc.terminate()
             proc.wait(timeout=30)

@@ -171,4 +171,14 @@ def test_a_budget_shrinks_the_epochs_after_a_probe(kit, packed, tmp_path, one_th
     probe = res["probe"]
     assert probe["epochs_asked"] == 100000 and 1 <= probe["epochs_run"] < 100000
     assert res["config"]["epochs"] == probe["epochs_run"] == len(res["history"])
-    assert not (tmp_path / "probe").exists()
+    assert not (tmp_path / "tiny-b-probe").exists()
+
+
+def test_jobs_run_side_by_side_with_a_budget(kit, packed, tmp_path):
+    """Two jobs probe and train at once in one work folder without meeting each other's files."""
+    jobs = [f"side-{i} seed={i} epochs=50 batch=16 widths=(8,16,32,64)" for i in (1, 2)]
+    summary = kit.train_all(packed[0], jobs, tmp_path / "out", device="cpu", budget_s=20, work=tmp_path / "w")
+    for job in summary["jobs"]:
+        assert job["returncode"] == 0, job.get("log_tail")
+        assert 1 <= job["probe"]["epochs_run"] <= 50 and len(job["history"]) == job["probe"]["epochs_run"]
+        assert job["config"]["seed"] in (1, 2) and job["parts"]
