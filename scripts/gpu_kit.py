@@ -40,6 +40,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -99,6 +100,7 @@ def pack(data: Path, teacher: str, out: Path) -> dict:
     from edgefer.data.pixels import dataset_pixels
     from edgefer.errors import DataError
     from edgefer.preprocess.spec import PreprocessSpec
+    from edgefer.train.checkpoint import atomic_write_bytes
 
     raw = PreprocessSpec(input_size=48, equalize=False)  # the faces as stored; equalized there
     arrays, record = {}, {"data": str(data.resolve()), "input_size": 48}
@@ -115,33 +117,17 @@ def pack(data: Path, teacher: str, out: Path) -> dict:
             train_ds = ds
     if teacher:
         path = _teacher_path(teacher)
-        with _scratch(out.parent) as tmp:
-            arrays["train_soft"] = _teacher_targets(path, train_ds, tmp, resume=False)
+        with tempfile.TemporaryDirectory() as tmp:  # the teacher's targets land there, then go
+            arrays["train_soft"] = _teacher_targets(path, train_ds, Path(tmp), resume=False)
         record["teacher"] = _teacher_id(path)
     else:
         arrays["train_soft"] = np.asarray(train_ds.soft_labels if train_ds.soft_labels is not None
                                           else np.full((len(train_ds), 7), np.nan), np.float32)
         record["teacher"] = ""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, record=np.array(json.dumps(record)), **arrays)  # WebP does not compress further
-    os.replace(tmp, out)
+    # WebP does not compress further
+    atomic_write_bytes(out, lambda f: np.savez(f, record=np.array(json.dumps(record)), **arrays))
     record["bytes"] = out.stat().st_size
     return record
-
-
-class _scratch:
-    """A temporary folder under ``parent`` (the teacher's targets land there), removed after."""
-
-    def __init__(self, parent: Path):
-        self.path = parent / ".teacher-tmp"
-
-    def __enter__(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        return self.path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def load_pack(path: Path) -> tuple[dict, dict]:
@@ -223,20 +209,12 @@ def parse_job(text: str) -> tuple[str, dict, list[str]]:
 
 def job_config(record: dict, opts: dict, args: list[str], device: str, epochs: int | None = None):
     """The TrainConfig of a job: scripts/train_shipped.sh's options with the job's."""
-    import ast
-
     import torch
 
+    from edgefer.cli._options import parse_model_args
     from edgefer.models import create_model
     from edgefer.train.config import TrainConfig
-    kwargs = {}
-    for item in args:
-        key, value = item.split("=", 1)
-        try:
-            kwargs[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            kwargs[key] = value
-    kwargs = {"fusion": "none", **kwargs}
+    kwargs = {"fusion": "none", **parse_model_args(args)}  # parse_job made each item key=value
     try:
         with torch.device("meta"):  # shapes only: checks the model arguments
             create_model("fernet", **kwargs)
@@ -317,13 +295,13 @@ def split_file(path: Path, out: Path, name: str, part_bytes: int = PART_BYTES) -
 
 def train_all(pack_path: Path, jobs: list[str], out: Path, *, device: str, budget_s: float, work: Path) -> dict:
     """Run every job at once (one process each), then split their best.pt into ``out``."""
-    names = [parse_job(j)[0] for j in jobs]
+    parsed = [parse_job(j) for j in jobs]
+    names = [name for name, _, _ in parsed]
     if len(set(names)) != len(names):
         raise KitError(f"two jobs share a name: {names}")
     record, _ = load_pack(pack_path)  # clear errors before any process starts
     files, size = 1, 0  # summary.json, then each job's parts
-    for job in jobs:
-        _, opts, args = parse_job(job)
+    for _, opts, args in parsed:
         cfg = job_config(record, opts, args, device)
         nbytes = checkpoint_bytes(cfg)
         files += -(-nbytes // PART_BYTES)
