@@ -19,9 +19,40 @@ KEEP_FREED_MEMORY = ("train", "cv", "experiment", "bench", "evaluate", "predict"
 training and recognition as the others run them); ``serve`` keeps glibc's defaults."""
 
 
+VERSIONS_OF = ("torch", "onnxruntime", "opencv-python-headless", "numpy")
+"""The packages whose versions ``edgefer --version`` prints beside its own, for bug reports."""
+
+
+def version_text() -> str:
+    """``edgefer X.Y.Z`` and, on a second line, Python's and :data:`VERSIONS_OF`'s versions,
+    read from the installed packages' metadata (nothing heavy is imported)."""
+    import platform
+    from importlib import metadata
+
+    from edgefer import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return f"{name} not installed"
+
+    parts = [f"python {platform.python_version()}", *map(installed, VERSIONS_OF)]
+    return f"edgefer {__version__}\n" + ", ".join(parts)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(ctx: typer.Context,
-          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print edgefer's version and its main dependencies', "
+                                            "then exit.")) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if ctx.invoked_subcommand in KEEP_FREED_MEMORY:
