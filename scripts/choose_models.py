@@ -104,7 +104,7 @@ class Data:
             return spec.crops(self.fer[part].images)
         key = json.dumps(spec.to_dict(), sort_keys=True)
         if key not in self._lfw_pixels:
-            pixels, counts = dataset_pixels(self.lfw, spec, detect=True, progress=True)
+            pixels, counts = dataset_pixels(self.lfw, spec, detect=True, progress=False)
             self._lfw_pixels[key] = pixels
             self.lfw_no_face = counts.get("no_face", 0)
         return self._lfw_pixels[key]

@@ -105,3 +105,30 @@ def test_read_lfw_halves_split_by_person(lfw_root):
         assert len(ds.labels) == len(ds.sources)
     with pytest.raises(ValueError, match="available: all, choose, report"):
         read_lfw(lfw_root, split="train")
+
+
+def test_detection_cache_is_shared_by_relative_and_absolute_paths(lfw_root, monkeypatch, tmp_path):
+    """Detected pixels are cached by the photos' real paths: reading LFW through a relative path
+    after an absolute one finds the cached result instead of detecting every face again."""
+    import os
+
+    from edgefer.data import pixels as px
+    from edgefer.preprocess.spec import PreprocessSpec
+    monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path / "cache"))
+    spec = PreprocessSpec(input_size=48, equalize=True)
+    absolute = read_lfw(lfw_root)["all"]
+    monkeypatch.chdir(lfw_root.parent)
+    relative = read_lfw(os.path.relpath(lfw_root))["all"]
+    assert absolute.sources != relative.sources
+    assert px.detection_cache_key(absolute.sources, spec) == px.detection_cache_key(relative.sources, spec)
+    first, counts = px.dataset_pixels(absolute, spec, detect=True)
+
+    class Refuse:
+        params = None
+
+        def detect(self, image):
+            raise AssertionError("detected again instead of using the cache")
+    monkeypatch.setattr("edgefer.preprocess.detect.HaarFaceDetector", lambda *a, **k: Refuse())
+    again, counts2 = px.dataset_pixels(relative, spec, detect=True)
+    np.testing.assert_array_equal(first, again)
+    assert counts == counts2
