@@ -36,10 +36,10 @@ ARCH_ALIAS = typer.Option(None, "--model", hidden=True, help="Old name of --arch
 def arch_or_alias(ctx: typer.Context, alias, arch):
     """``--arch``'s value, or the old ``--model``'s when that one was given; both: a clean exit
     unless they agree."""
-    from click.core import ParameterSource
     if alias is None or alias == []:
         return arch
-    if ctx.get_parameter_source("arch") == ParameterSource.COMMANDLINE and alias != arch:
+    # typer carries its own copy of click: compare the source by name, not by enum class
+    if ctx.get_parameter_source("arch").name == "COMMANDLINE" and alias != arch:
         fail("--model is the old name of --arch; give one of them")
     return alias
 

@@ -106,8 +106,6 @@ def resolve_params(ctx: typer.Context) -> dict:
 
     Only the parsing: nothing is checked, loaded or written (``plan_run`` does the checks).
     """
-    from click.core import ParameterSource
-
     from edgefer.train.recipe import args_items, read_recipe
 
     params = dict(ctx.params)
@@ -123,8 +121,9 @@ def resolve_params(ctx: typer.Context) -> dict:
                 params["model_arg"] = args_items(value) + list(params.get("model_arg") or [])
                 continue
             param = by_key[key]
-            if ctx.get_parameter_source(param.name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
-                params[param.name] = param.type_cast_value(ctx, value)
+            # typer carries its own copy of click: compare the source by name, not by enum class
+            if ctx.get_parameter_source(param.name).name in ("DEFAULT", "DEFAULT_MAP"):
+                params[param.name] = Path(value) if key in ("data", "out") else value
     params["arch"] = opt.arch_or_alias(ctx, params.pop("model_alias", None), params["arch"])
     params["recipe"] = recipe_path
     return params
