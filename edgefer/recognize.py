@@ -87,7 +87,7 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     if shipped is not None:
         return shipped
     names = shipped_models()
-    raise ValueError(f"model {str(model)!r} is neither a role, a model file nor a shipped model; "
+    raise ValueError(f"model {str(model)!r} is neither a model file nor a shipped model; "
                      f"roles: {', '.join(ROLES)}; "
                      f"shipped: {', '.join(names) if names else 'none (train one with edgefer train)'}")
 
