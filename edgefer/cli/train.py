@@ -19,7 +19,7 @@ SINGLE_SPLIT_NOTE = ("A data set with a single split (a folder of class subfolde
 @app.command(help="Train ARCH on a data set; writes best.pt, last.pt, iterations.csv and history.json "
                   "to --out.\n\n" + SINGLE_SPLIT_NOTE + "\n\nWith --recipe FILE (e.g. "
                   "recipes/fernet-kd2.toml) the file's options are used, and options given on the "
-                  "command line override them; --arg items are added to the file's [args].")
+                  "command line override them; --arg items are added to the file's args table.")
 def train(
     ctx: typer.Context,
     data: Optional[Path] = typer.Option(None, "--data", help="FER-2013 folder or CSV, LFW folder, or a folder of class subfolders (required, here or in the recipe)."),
