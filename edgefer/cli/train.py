@@ -42,6 +42,8 @@ def train(
     label_smoothing: float = opt.LABEL_SMOOTHING,
     soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of soft targets in the targets: FER+ vote distributions, or --teacher's probabilities."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil: a role (default, fast, small), a shipped model's name or a model file whose probabilities on the training images are the soft targets (weight --soft-labels, default 0.5 with a teacher)."),
+    ferplus: float = typer.Option(0.0, "--ferplus", help="With --teacher: share of FER+ crowd votes in the soft targets, the rest the teacher's probabilities (the teacher's alone for images without a FER+ vote; needs ferplus.csv beside the data)."),
+    val_labels: str = typer.Option("dataset", "--val-labels", help="Labels that choose the best epoch on the validation split: dataset (its own) or ferplus (FER+ crowd majority; images without one left out)."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights and preprocessing instead of random ones: an edgefer checkpoint (.pt), a model `edgefer export` wrote (.onnx, float or int8; batch norms are rebuilt and re-estimated on training images), or a shipped model's name. Same --arch and --arg as the file's."),
     augment: str = opt.AUGMENT,
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 (autocast), or auto: a resumed run's, else bf16 where the CPU runs it natively and fp32 elsewhere."),
@@ -70,6 +72,8 @@ def train(
     train_ds, val_ds, trained_on = _train_and_val(run)
     train_px, _ = decode_pixels(train_ds, spec)
     val_px, val_y = (None, None) if val_ds is None else (decode_pixels(val_ds, spec)[0], val_ds.labels)
+    if val_ds is not None and cfg.val_labels == "ferplus":
+        val_px, val_y = _ferplus_majority(val_ds, val_px, trained_on["val_split"])
     soft = train_ds.soft_labels
     if run["teacher"] is not None:
         if lead_process():
@@ -78,6 +82,8 @@ def train(
             soft = teacher_targets(run["teacher"], train_ds, out, resume=params["resume"], progress=lead_process())
         except (ValueError, DataError) as exc:
             fail(f"--teacher: {exc}")
+        if cfg.ferplus > 0:
+            soft = _mix_ferplus(soft, train_ds, cfg.ferplus, run["data"])
     try:
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
                      soft_targets=soft, out_dir=out, resume=params["resume"], progress=True,
@@ -137,6 +143,9 @@ def plan_run(params: dict) -> dict:
 
     if params.get("data") is None:
         fail("--data: give the data set to train on (on the command line or as `data` in the recipe)")
+    if params["ferplus"] > 0 and not params.get("teacher"):
+        fail("--ferplus mixes FER+ votes with a teacher's probabilities: give --teacher too "
+             "(without one, --soft-labels weighs the FER+ votes themselves)")
     teacher_path = _teacher_path(params["teacher"]) if params.get("teacher") else None
     init_path = _init_path(params["init"]) if params.get("init") else None
     soft_labels = params["soft_labels"]
@@ -150,6 +159,7 @@ def plan_run(params: dict) -> dict:
                        lr=params["lr"], optimizer=params["optimizer"], weight_decay=params["weight_decay"],
                        schedule=params["schedule"], warmup_epochs=params["warmup"],
                        label_smoothing=params["label_smoothing"], soft_labels=soft_labels,
+                       ferplus=params["ferplus"], val_labels=params["val_labels"],
                        augment=params["augment"], teacher=_teacher_id(teacher_path) if teacher_path else "",
                        init=_init_id(init_path) if init_path is not None else "",
                        precision=precision, seed=params["seed"], device=params["device"],
@@ -195,6 +205,24 @@ def _train_and_val(run: dict):
         fail(str(exc))
     trained_on = {"data": str(Path(data).resolve()), "split": name, "n": len(train_ds), "val_split": val_name}
     return train_ds, val_ds, trained_on
+
+
+def _ferplus_majority(val_ds, val_px, val_split):
+    """Validation pixels and FER+ majority labels, for the images that have one."""
+    import numpy as np
+    if val_ds.soft_labels is None:
+        fail(f"--val-labels ferplus: split {val_split!r} has no FER+ votes (ferplus.csv not found beside the data)")
+    keep = ~np.isnan(val_ds.soft_labels[:, 0])
+    return val_px[keep], np.nan_to_num(val_ds.soft_labels[keep]).argmax(1)
+
+
+def _mix_ferplus(teacher_probs, train_ds, share: float, data: Path):
+    """:func:`edgefer.train.distill.mix_ferplus` with the training set's FER+ votes, or a clean exit
+    when it has none."""
+    from edgefer.train.distill import mix_ferplus
+    if train_ds.soft_labels is None:
+        fail(f"--ferplus: {data} has no FER+ votes (ferplus.csv or fer2013new.csv beside the data)")
+    return mix_ferplus(teacher_probs, train_ds.soft_labels, share)
 
 
 def _teacher_path(teacher: str) -> Path:

@@ -88,3 +88,24 @@ def teacher_targets(path: str | os.PathLike, dataset, out_dir: str | os.PathLike
     if cache is not None:
         atomic_write_bytes(cache, lambda f: np.save(f, probs))
     return probs
+
+
+def mix_ferplus(teacher_probs: np.ndarray, votes: np.ndarray, share: float) -> np.ndarray:
+    """Soft targets (N, 7): ``share`` of FER+'s vote distribution and the rest the teacher's
+    probabilities, per image; the teacher's alone where an image has no FER+ vote among the seven
+    classes (a NaN row in ``votes``, as the data readers give it).
+
+    Raises
+    ------
+    ValueError
+        ``share`` outside [0, 1], or ``votes`` not of the teacher's shape.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f"`share` must be in [0, 1]; got {share}")
+    votes = np.asarray(votes)
+    if votes.shape != np.shape(teacher_probs):
+        raise ValueError(f"`votes` {votes.shape} and `teacher_probs` {np.shape(teacher_probs)} differ in shape")
+    has = ~np.isnan(votes[:, 0])
+    mixed = np.asarray(teacher_probs, np.float32).copy()
+    mixed[has] = share * votes[has] + (1 - share) * mixed[has]
+    return mixed

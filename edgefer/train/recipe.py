@@ -31,7 +31,8 @@ KEYS = {
     "arch": str, "data": str, "split": str, "val_split": str, "format": str, "input_size": int,
     "equalize": bool, "loss": str, "batch_size": int, "epochs": int, "lr": float,
     "optimizer": str, "weight_decay": float, "schedule": str, "warmup": float,
-    "label_smoothing": float, "soft_labels": float, "teacher": str, "init": str, "augment": str,
+    "label_smoothing": float, "soft_labels": float, "teacher": str, "ferplus": float,
+    "val_labels": str, "init": str, "augment": str,
     "precision": str, "seed": int, "device": str, "out": str, "checkpoint_every": int,
     "max_steps": int, "args": dict,
 }
