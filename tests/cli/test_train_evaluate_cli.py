@@ -50,7 +50,7 @@ def test_train_bad_loss_is_clear(tiny_fer, tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "cv"])
 @pytest.mark.parametrize("args, match", [(["--model", "nonet"], "unknown model 'nonet'"),
-                                         (["--model", "fernet", "--arg", "depth=3"], "--model fernet --arg: .*depth")])
+                                         (["--model", "fernet", "--arg", "depth=3"], "--arch fernet --arg: .*depth")])
 def test_bad_model_or_model_argument_is_clear(tiny_fer, tmp_path, command, args, match):
     """An unknown model, or an --arg the model does not take, exits 1 with one error line, before any work."""
     r = runner.invoke(app, [command, "--data", str(tiny_fer), *args, "--out", str(tmp_path / "o")])
@@ -96,7 +96,7 @@ def test_train_and_cv_share_the_recipe_options():
         return {o: p.default for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
 
     train, cv = options("train"), options("cv")
-    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--ferplus", "--val-labels", "--checkpoint-every"}  # train's alone
+    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--ferplus", "--val-labels", "--checkpoint-every", "--recipe"}  # train's alone
     shared = set(train) - own
     assert shared <= set(cv), sorted(shared - set(cv))
     assert {o: train[o] for o in shared if o != "--out"} == {o: cv[o] for o in shared if o != "--out"}
@@ -136,7 +136,7 @@ def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
 def test_the_recorded_id_of_a_manifest_teacher_covers_its_members_weights(tmp_path):
     """An ensemble manifest only names its members: the id a run records of it (and compares on
     resume) changes when a member's bytes change, though the manifest's own text does not."""
-    from edgefer.cli.train import _teacher_id
+    from edgefer.train.distill import teacher_id as _teacher_id
     member = tmp_path / "a.onnx"
     member.write_bytes(b"first weights")
     manifest = tmp_path / "ens.json"
