@@ -73,6 +73,8 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     from edgefer.classifiers import MODEL_SUFFIXES
     if model is None:
         model = DEFAULT_MODEL
+    if isinstance(model, str) and model in ROLES:  # a role: default, fast, small
+        model = ROLES[model]
     p = Path(model)
     if p.suffix in MODEL_SUFFIXES or p.exists():
         if p.is_dir():
@@ -161,9 +163,14 @@ class Recognizer:
 
     @staticmethod
     def _face(box, probs, detected: bool) -> Face:
-        k = int(np.argmax(probs))
-        return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
-                    probabilities={c: float(p) for c, p in zip(CLASSES, probs)}, detected=detected)
+        return face_from(box, probs, detected=detected)
+
+
+def face_from(box, probabilities, *, detected: bool = True) -> Face:
+    """The :class:`Face` of a box and its seven class probabilities (the most probable is the label)."""
+    k = int(np.argmax(probabilities))
+    return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
+                probabilities={c: float(p) for c, p in zip(CLASSES, probabilities)}, detected=detected)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
