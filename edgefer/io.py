@@ -116,7 +116,7 @@ def log_warnings(name, caught) -> None:
 def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray:
     """``read_image`` once the file is known to be a non-empty regular file."""
     with open_image(p, name=p, max_pixels=max_pixels, caught=caught) as im:
-        return image_array(im, gray=gray, name=p)
+        return image_array(im, gray=gray, name=p, caught=caught)
 
 
 def decode_image(data: bytes, *, gray: bool = False, max_pixels: int = MAX_PIXELS,
@@ -135,7 +135,7 @@ def decode_image(data: bytes, *, gray: bool = False, max_pixels: int = MAX_PIXEL
     """
     caught: list[warnings.WarningMessage] = []
     with open_image(data, name=name, max_pixels=max_pixels, caught=caught) as im:
-        image = image_array(im, gray=gray, name=name)
+        image = image_array(im, gray=gray, name=name, caught=caught)
     log_warnings(name, caught)
     return image
 
@@ -177,30 +177,28 @@ def open_image(source: str | os.PathLike | bytes, *, name, max_pixels: int = MAX
                                      f"the limit of {max_pixels:,}; refused before decoding")
         if w < 1 or h < 1:
             raise ImageReadError(f"{name}: image has no pixels ({w}x{h})")
-        with recorded_warnings(caught):
-            im.getexif()  # parsed once, here; exif_transpose reuses it
     except ImageReadError:
         im.close()
         raise
-    except MemoryError:
-        im.close()
-        raise
-    except Exception as exc:  # noqa: BLE001
-        im.close()
-        raise ImageReadError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from None
+    # Not im.getexif() here: for a PNG whose EXIF may follow the pixels it decodes the image.
     return im
 
 
-def image_array(im: Image.Image, *, gray: bool = False, name="image") -> np.ndarray:
+def image_array(im: Image.Image, *, gray: bool = False, name="image", caught: list | None = None) -> np.ndarray:
     """Decode an image from :func:`open_image`: uint8 BGR (H, W, 3) or gray (H, W), upright per
-    its EXIF orientation. Decoding runs outside the warnings lock, so images decode in parallel.
+    its EXIF orientation. The pixels are decoded outside the warnings lock, so images decode in
+    parallel; PIL's warnings about the EXIF data go to ``caught`` (dropped if None).
 
     Raises
     ------
     ImageReadError
         Naming ``name``: corrupt or truncated image data.
     """
+    caught = [] if caught is None else caught
     try:
+        im.load()
+        with recorded_warnings(caught):
+            im.getexif()  # parsed once, here; exif_transpose reuses it
         # in place: no copy of the decoded image when there is nothing to turn
         ImageOps.exif_transpose(im, in_place=True)
         return _pil_to_array(im, gray=gray)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgefer.io import image_array
+from edgefer.io import image_array, log_warnings
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,10 @@ class Locator:
     def locate(self, im, spec, name: str) -> Located:
         """Runs in a worker thread: decode ``im`` (from :func:`edgefer.io.open_image`), detect, crop."""
         pixels_declared = im.size[0] * im.size[1]
+        caught: list = []
         try:
-            gray = image_array(im, gray=True, name=name)
+            gray = image_array(im, gray=True, name=name, caught=caught)
+            log_warnings(name, caught)
             im.close()
             boxes = [f.as_tuple() for f in self._detect(gray)]
             crops = np.stack([spec.crop(gray, b) for b in boxes]) if boxes else None
