@@ -14,7 +14,7 @@ Routes
     Liveness with the model's name, the roles and the limits; the loaded model's details (by
     name: no server paths) and the shipped models; the classes with their colours.
 ``GET /docs``
-    Swagger UI from the ``swagger-ui-bundle`` package, served by this server (works offline).
+    Swagger UI 5 from the ``swagger-ui-bundle-v2`` package, served by this server (works offline).
 
 Bad input is answered with a 4xx status and ``{"detail": "..."}`` naming the problem: 413 for a
 body over ``max_upload_bytes`` (refused by its Content-Length before reading, or as soon as the
@@ -281,11 +281,13 @@ def _swagger_ui_path() -> Path:
 
 
 def _swagger_license() -> str:
+    """Swagger UI's licence, as its package ships it."""
     try:
-        text = importlib.metadata.distribution("swagger-ui-bundle").read_text("LICENSE")
+        dist = importlib.metadata.distribution("swagger-ui-bundle-v2")
     except importlib.metadata.PackageNotFoundError:
-        text = None
-    return text or "Swagger UI (swagger-api/swagger-ui) and swagger-ui-bundle: Apache License 2.0\n"
+        dist = None
+    text = dist and (dist.read_text("licenses/LICENSE") or dist.read_text("LICENSE"))
+    return text or "Swagger UI (swagger-api/swagger-ui) and swagger-ui-bundle-v2: Apache License 2.0\n"
 
 
 class _Service:
