@@ -8,7 +8,7 @@ import typer
 
 from edgefer.cli._common import fail, print_json
 from edgefer.cli import _options as opt
-from edgefer.cli._options import check_out_dir, decode_pixels, lead_process, load_split, train_config
+from edgefer.cli._options import check_out_dir, clear_out_dir, decode_pixels, lead_process, load_split, train_config
 from edgefer.cli.main import app
 
 
@@ -68,6 +68,8 @@ def train(
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
     train_px, _ = decode_pixels(train_ds, spec)
     val_px, val_y = (None, None) if val_ds is None else (decode_pixels(val_ds, spec)[0], val_ds.labels)
+    if overwrite and not resume and lead_process():
+        clear_out_dir(out)  # the data are read and the options checked: the old run goes now
     soft = train_ds.soft_labels
     if teacher_path:
         soft = _teacher_targets(teacher_path, train_ds, out, resume=resume)
