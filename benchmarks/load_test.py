@@ -149,7 +149,8 @@ def load_average() -> list[float] | None:
 
 def run_load_test(model: str | os.PathLike | None = None, *, requests: int = 200, concurrency: int = 8,
                   image: Path = ASTRONAUT, request_timeout: float = 60.0, mix: str = "mixed",
-                  startup_timeout: float = 120.0, deadline_s: float = 1800.0, tree: Path = ROOT) -> dict:
+                  startup_timeout: float = 120.0, deadline_s: float = 1800.0, tree: Path = ROOT,
+                  serve_args: list[str] | None = None) -> dict:
     """Start the server (of the source tree ``tree``), send the requests, stop the server; the
     measurements as a dict.
 
@@ -191,7 +192,8 @@ def run_load_test(model: str | os.PathLike | None = None, *, requests: int = 200
         return kind, status, (time.perf_counter() - t0) * 1000
 
     with tempfile.TemporaryFile() as log:
-        proc = _start_server(None if model is None else str(model), port, log, startup_timeout, tree=tree)
+        proc = _start_server(None if model is None else str(model), port, log, startup_timeout, tree=tree,
+                             extra=serve_args)
         try:
             for _ in range(2):  # warm: the first calls set up ONNX Runtime's kernels
                 one(0)
@@ -244,18 +246,25 @@ def old_tree(rev: str):
         yield Path(tmp)
 
 
-def compare_old(rev: str, *, rounds: int = 2, **kwargs) -> dict:
-    """Old (git revision ``rev``) and new servers, alternately ``rounds`` times each, the same load."""
+def compare_old(rev: str, *, rounds: int = 2, variant: list[str] | None = None, **kwargs) -> dict:
+    """Old (git revision ``rev``) and new servers, alternately ``rounds`` times each, the same load;
+    with ``variant`` (extra ``edgefer serve`` options), a third server of the new code with them."""
     if not 1 <= rounds <= 10:
         raise ValueError(f"`rounds` must be in 1..10; got {rounds}")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True,
                             text=True).stdout.strip() or rev
     runs = {"old": [], "new": []}
+    if variant:
+        runs["new " + " ".join(variant)] = []
     with old_tree(rev) as tree:
         for i in range(rounds):
-            order = [("old", tree), ("new", ROOT)] if i % 2 == 0 else [("new", ROOT), ("old", tree)]
-            for name, where in order:
-                res = run_load_test(tree=where, **kwargs)
+            order = [("old", tree, None), ("new", ROOT, None)]
+            if variant:
+                order.append(("new " + " ".join(variant), ROOT, variant))
+            if i % 2:
+                order.reverse()
+            for name, where, extra in order:
+                res = run_load_test(tree=where, serve_args=extra, **kwargs)
                 runs[name].append(res)
                 print(f"{name} round {i + 1}: {res['throughput_rps']} photos/s, p50 {res['latency_ms']['p50']} ms, "
                       f"p99 {res['latency_ms']['p99']} ms, load {res['load_average']}", file=sys.stderr)
@@ -280,13 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     ap.add_argument("--compare-old", metavar="REV", help="also serve git revision REV, alternating old and new")
     ap.add_argument("--rounds", type=int, default=2, help="with --compare-old: runs of each, alternating")
+    ap.add_argument("--variant", nargs="+", metavar="ARG", help="with --compare-old: also the new server with "
+                    "these `edgefer serve` options, e.g. --variant=--detect-max-side=320")
     ap.add_argument("--out", type=Path, help="also write the result (with provenance) to this JSON file")
     args = ap.parse_args(argv)
     kwargs = dict(requests=args.requests, concurrency=args.concurrency, image=args.image,
                   request_timeout=args.timeout, mix=args.mix)
     try:
         if args.compare_old:
-            res = compare_old(args.compare_old, rounds=args.rounds, model=args.model, **kwargs)
+            res = compare_old(args.compare_old, rounds=args.rounds, variant=args.variant, model=args.model, **kwargs)
             ok = all(r["server_errors_5xx"] == 0 and r["transport_errors"] == 0 for r in res["runs"]["new"])
         else:
             res = run_load_test(args.model, **kwargs)
