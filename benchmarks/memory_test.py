@@ -17,7 +17,6 @@ import argparse
 import http.client
 import io
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import ASTRONAUT, HOST, ROOT, _free_port, _multipart, _rss_kib, _start_server, _stop, load_average  # noqa: E402
+from load_test import ASTRONAUT, HOST, _free_port, _multipart, _rss_kib, _start_server, _stop, load_average  # noqa: E402
 
 MAX_PEAK_MB = 1536
 """Bound on the server's peak resident memory (1.5 GB)."""
