@@ -16,7 +16,9 @@ Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probab
        "scores": {...}, "description": "..."}
 
   Members are ``.pt`` or ``.onnx`` files named relative to the manifest's folder, and all must
-  share one preprocessing spec.
+  share one preprocessing spec. Each must resolve (symbolic links followed) inside the
+  manifest's own folder or the package's weights folder: a manifest of shipped members is
+  placed in ``edgefer/weights`` or beside copies of them; ``"version"`` must be 1.
 """
 from __future__ import annotations
 
@@ -30,10 +32,15 @@ import torch
 from edgefer.labels import CLASSES
 from edgefer.preprocess.spec import PreprocessSpec
 
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+"""The package's shipped models (and the only folder besides its own that a manifest may name members in)."""
+
 MODEL_SUFFIXES = (".json", ".onnx", ".pt")
 """Model file kinds, in the order a shipped model's name is looked up."""
 
 ENSEMBLE_FORMAT = "edgefer-ensemble"
+ENSEMBLE_VERSIONS = (1,)
+"""Manifest versions this edgefer reads; a manifest without one, or of another, is refused."""
 TTA_VIEWS = ("identity", "hflip", "zoom_in", "zoom_out", "zoom_in_hflip", "zoom_out_hflip")
 """Test-time views of a face: as is, mirrored left to right, zoomed in or out about its centre
 (:data:`ZOOMS`), and zoomed then mirrored."""
@@ -117,6 +124,12 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not a JSON model manifest ({exc})") from None
     if not isinstance(m, dict) or m.get("format") != ENSEMBLE_FORMAT:
         raise ValueError(f"{path}: not an edgefer model manifest (\"format\" must be {ENSEMBLE_FORMAT!r})")
+    if "version" not in m:
+        raise ValueError(f"{path}: manifest has no \"version\"; this edgefer reads version "
+                         f"{', '.join(map(str, ENSEMBLE_VERSIONS))}")
+    if isinstance(m["version"], bool) or m["version"] not in ENSEMBLE_VERSIONS:
+        raise ValueError(f"{path}: unknown manifest version {m['version']!r}; this edgefer reads version "
+                         f"{', '.join(map(str, ENSEMBLE_VERSIONS))}")
     members = m.get("members")
     if not isinstance(members, list) or not members or not all(isinstance(x, str) for x in members):
         raise ValueError(f"{path}: \"members\" must be a non-empty list of model file names")
@@ -124,14 +137,24 @@ def read_manifest(path: str | os.PathLike) -> dict:
     if not isinstance(tta, list) or not tta or any(v not in TTA_VIEWS for v in tta):
         raise ValueError(f"{path}: \"tta\" must be a non-empty list of {', '.join(TTA_VIEWS)}; got {tta!r}")
     resolved = []
+    allowed = _member_folders(path)
     for name in members:
         p = (path.parent / name).resolve()
+        if Path(name).is_absolute() or not any(p.is_relative_to(folder) for folder in allowed):
+            raise ValueError(f"{path}: member {name!r} resolves to {p}, outside the manifest's folder "
+                             f"{allowed[0]} and the shipped weights; place the manifest beside its members")
         if p.suffix not in (".pt", ".onnx"):
             raise ValueError(f"{path}: member {name!r} must be a .pt or .onnx file")
         if not p.is_file():
             raise ValueError(f"{path}: member {name!r} not found at {p}")
         resolved.append(p)
     return {**m, "members": resolved, "tta": tta}
+
+
+def _member_folders(manifest: Path) -> list[Path]:
+    """Where a manifest's members may live (links resolved): its own folder and the package's
+    weights folder; a manifest is plain data and must not reach elsewhere on the disk."""
+    return [manifest.resolve().parent, WEIGHTS_DIR.resolve()]
 
 
 class EnsembleClassifier:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import stat
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgefer.errors import ImageReadError
+from edgefer.errors import ImageReadError, ImageTooLargeError, NotAnImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 MAX_PIXELS = 50_000_000
@@ -114,31 +115,98 @@ def log_warnings(name, caught) -> None:
 
 
 def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray:
-    """``read_image`` once the file is known to be a non-empty regular file. PIL's warnings while
-    it reads the header and EXIF data go to ``caught``; the pixels are decoded outside the lock."""
+    """``read_image`` once the file is known to be a non-empty regular file."""
+    with open_image(p, name=p, max_pixels=max_pixels, caught=caught) as im:
+        return image_array(im, gray=gray, name=p, caught=caught)
+
+
+def decode_image(data: bytes, *, gray: bool = False, max_pixels: int = MAX_PIXELS,
+                 name: str = "upload") -> np.ndarray:
+    """Decode an image file's bytes (an upload, say) as :func:`read_image` decodes a file.
+
+    One policy for files and bytes: the same formats (:data:`IMAGE_FORMATS`), the same pixel
+    limit checked before decoding, EXIF orientation applied, any mode turned into uint8 BGR
+    (H, W, 3) or gray (H, W); PIL's warnings are logged as one line each naming ``name``.
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: empty, corrupt or truncated; :class:`NotAnImageError` for bytes that
+        are not an image edgefer reads, :class:`ImageTooLargeError` over ``max_pixels``.
+    """
+    caught: list[warnings.WarningMessage] = []
+    with open_image(data, name=name, max_pixels=max_pixels, caught=caught) as im:
+        image = image_array(im, gray=gray, name=name, caught=caught)
+    log_warnings(name, caught)
+    return image
+
+
+def open_image(source: str | os.PathLike | bytes, *, name, max_pixels: int = MAX_PIXELS,
+               caught: list | None = None) -> Image.Image:
+    """The PIL image of a file or of an image file's bytes: its header read and checked, its
+    pixels not yet decoded (a caller can size its memory by ``im.size`` first).
+
+    PIL's warnings while reading the header and EXIF data go to ``caught`` (dropped if None).
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: empty bytes, a corrupt header, no pixels; :class:`NotAnImageError`,
+        :class:`ImageTooLargeError` (over ``max_pixels``, refused before decoding).
+    """
+    caught = [] if caught is None else caught
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageReadError(f"{name}: empty file (0 bytes)")
+        source = io.BytesIO(source)
     try:
         with recorded_warnings(caught):
-            im = Image.open(p, formats=IMAGE_FORMATS)
-        with im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ImageReadError(f"{p}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
-                                     f"the limit of {max_pixels:,}; refused before decoding")
-            if w < 1 or h < 1:
-                raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
-            with recorded_warnings(caught):
-                im.getexif()  # parsed once, here; exif_transpose reuses it
-            im = ImageOps.exif_transpose(im)
-            return _pil_to_array(im, gray=gray)
-    except ImageReadError:
-        raise
+            im = Image.open(source, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{p}: image too large, refused before decoding ({exc})") from None
+        raise ImageTooLargeError(f"{name}: image too large, refused before decoding ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{p}: not an image edgefer reads (cannot identify image file; expected "
-                             "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{p}: corrupt or truncated image ({exc})") from None
+        raise NotAnImageError(f"{name}: not an image edgefer reads (cannot identify image file; expected "
+                              "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM)") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes is the bytes' fault
+        raise ImageReadError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from None
+    w, h = im.size
+    try:
+        if w * h > max_pixels:
+            raise ImageTooLargeError(f"{name}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
+                                     f"the limit of {max_pixels:,}; refused before decoding")
+        if w < 1 or h < 1:
+            raise ImageReadError(f"{name}: image has no pixels ({w}x{h})")
+    except ImageReadError:
+        im.close()
+        raise
+    # Not im.getexif() here: for a PNG whose EXIF may follow the pixels it decodes the image.
+    return im
+
+
+def image_array(im: Image.Image, *, gray: bool = False, name="image", caught: list | None = None) -> np.ndarray:
+    """Decode an image from :func:`open_image`: uint8 BGR (H, W, 3) or gray (H, W), upright per
+    its EXIF orientation. The pixels are decoded outside the warnings lock, so images decode in
+    parallel; PIL's warnings about the EXIF data go to ``caught`` (dropped if None).
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: corrupt or truncated image data.
+    """
+    caught = [] if caught is None else caught
+    try:
+        im.load()
+        with recorded_warnings(caught):
+            im.getexif()  # parsed once, here; exif_transpose reuses it
+        # in place: no copy of the decoded image when there is nothing to turn
+        ImageOps.exif_transpose(im, in_place=True)
+        return _pil_to_array(im, gray=gray)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes is the bytes' fault
+        raise ImageReadError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from None
 
 
 def _pil_to_array(im: Image.Image, *, gray: bool) -> np.ndarray:

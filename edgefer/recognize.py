@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edgefer.classifiers import WEIGHTS_DIR  # the shipped models' folder, re-exported
 from edgefer.labels import CLASSES
 from edgefer.preprocess.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "fernet-ens"
 """Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
 ensemble of int8 FERNets and test-time views of the face, chosen on PublicTest within a speed
@@ -166,9 +166,14 @@ class Recognizer:
 
     @staticmethod
     def _face(box, probs, detected: bool) -> Face:
-        k = int(np.argmax(probs))
-        return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
-                    probabilities={c: float(p) for c, p in zip(CLASSES, probs)}, detected=detected)
+        return face_from(box, probs, detected=detected)
+
+
+def face_from(box, probabilities, *, detected: bool = True) -> Face:
+    """The :class:`Face` of a box and its seven class probabilities (the most probable is the label)."""
+    k = int(np.argmax(probabilities))
+    return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
+                probabilities={c: float(p) for c, p in zip(CLASSES, probabilities)}, detected=detected)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:

@@ -106,10 +106,15 @@ def test_quantize_refuses_overwrite_and_bad_calibration(models, faces):
 @pytest.mark.parametrize("content, match", [
     ("not json", "not a JSON model manifest"),
     (json.dumps({"format": "other"}), "not an edgefer model manifest"),
-    (json.dumps({"format": "edgefer-ensemble", "members": []}), "non-empty list"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["missing.pt"]}), "'missing.pt' not found"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["bad.json"]}), "must be a .pt or .onnx"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["a.pt"], "tta": ["rotate"]}), "tta"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": []}), "non-empty list"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["missing.pt"]}), "'missing.pt' not found"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["bad.json"]}), "must be a .pt or .onnx"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["a.pt"], "tta": ["rotate"]}), "tta"),
+    (json.dumps({"format": "edgefer-ensemble", "members": ["a.pt"]}), "no \"version\""),
+    (json.dumps({"format": "edgefer-ensemble", "version": 2, "members": ["a.pt"]}), "unknown manifest version 2"),
+    (json.dumps({"format": "edgefer-ensemble", "version": "1", "members": ["a.pt"]}), "unknown manifest version '1'"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["../../etc/a.pt"]}), "outside the manifest's folder"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["/etc/passwd.pt"]}), "outside the manifest's folder"),
 ])
 def test_bad_manifest_is_refused_naming_the_file(models, tmp_path, content, match):
     shutil.copy(models / "a.pt", tmp_path / "a.pt")
@@ -305,3 +310,30 @@ def test_int8_modes_give_the_same_probabilities(monkeypatch, models, faces):
     weights = {n.input[0] for n in shifted.graph.node if n.op_type == "DequantizeLinear"}
     kinds = {t.data_type for t in shifted.graph.initializer if t.name in weights}
     assert TensorProto.INT8 not in kinds and TensorProto.UINT8 in kinds
+
+
+def test_manifest_member_outside_by_link_or_path_refused(models, tmp_path):
+    """A member reached through a symbolic link to another folder, or by ../, is refused; the same
+    member beside the manifest, or a shipped model named from a manifest in the weights folder, loads."""
+    outside, inside = tmp_path / "outside", tmp_path / "ens"
+    outside.mkdir()
+    inside.mkdir()
+    shutil.copy(models / "a.pt", outside / "a.pt")
+    (inside / "link.pt").symlink_to(outside / "a.pt")
+    for member in ("link.pt", "../outside/a.pt"):
+        path = inside / "ens.json"
+        path.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": [member]}))
+        with pytest.raises(ValueError, match="outside the manifest's folder") as info:
+            load_classifier(path)
+        assert "ens.json" in str(info.value) and member in str(info.value)
+    shutil.copy(models / "a.pt", inside / "a.pt")
+    path.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["a.pt"]}))
+    assert load_classifier(path).members[0].path == (inside / "a.pt").resolve()
+
+
+def test_manifest_may_name_shipped_members_by_weights_path(tmp_path):
+    """The shipped ensemble's members are inside the package's weights folder, so its manifest reads."""
+    from edgefer.classifiers import read_manifest
+    from edgefer.recognize import WEIGHTS_DIR
+    members = read_manifest(WEIGHTS_DIR / "fernet-ens.json")["members"]
+    assert all(m.parent == WEIGHTS_DIR.resolve() for m in members)

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 IMPORT_NAME = {"opencv-python-headless": "cv2", "pillow": "PIL", "python-multipart": "multipart",
-               "scikit-image": "skimage"}
+               "scikit-image": "skimage", "swagger-ui-bundle-v2": "swagger_ui_bundle"}
 WEB_ONLY = ("edgefer/web/", "edgefer/cli/serve.py")
 """What may import the `web` extra's packages (`edgefer serve` says what to install without them)."""
 

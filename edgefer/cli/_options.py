@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -70,6 +71,23 @@ def check_out_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not (resume or overwrite):
         fail(f"--out {out}: already holds files; pass --resume to continue that run or "
              f"--overwrite to replace it")
+
+
+def clear_out_dir(out: Path) -> None:
+    """Remove the previous run in ``out`` (``--overwrite``) before the new one writes anything.
+
+    The folder is first renamed aside, one atomic step, then deleted: a kill at any moment
+    leaves the old run (whole, or in ``.<name>.replaced-<pid>`` beside it while it is being
+    deleted) or the new one in ``out``, never files of both.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    try:
+        out.rename(aside)
+    except OSError as exc:
+        fail(f"--out {out}: cannot move the previous run aside to {aside} ({exc.strerror})")
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def train_config(model: str, model_arg: list[str] | None, input_size: int | None, **fields):

@@ -8,7 +8,7 @@ import typer
 
 from edgefer.cli import _options as opt
 from edgefer.cli._common import fail, print_json
-from edgefer.cli._options import check_out_dir, decode_pixels, lead_process, train_config
+from edgefer.cli._options import check_out_dir, clear_out_dir, decode_pixels, lead_process, train_config
 from edgefer.cli.main import app
 
 SINGLE_SPLIT_NOTE = ("A data set with a single split (a folder of class subfolders) is used whole: "
@@ -75,6 +75,8 @@ def train(
     if val_ds is not None and cfg.val_labels == "ferplus":
         val_px, val_y = _ferplus_majority(val_ds, val_px, trained_on["val_split"])
     soft = train_ds.soft_labels
+    if params["overwrite"] and not params["resume"] and lead_process():
+        clear_out_dir(out)  # the data are read and the options checked: the old run goes now
     if run["teacher"] is not None:
         if lead_process():
             typer.echo(f"teacher {run['teacher'].name}: classifying {len(train_ds):,} training images", err=True)

@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,38 @@ def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
                             "--teacher", str(tmp_path / "nope.pt")])
     assert r.exit_code != 0 and "--teacher" in r.output and "nope.pt" in r.output
     assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_train_overwrite_never_mixes_runs(tiny_fer, tmp_path, monkeypatch):
+    """--overwrite removes the old run before the new one writes: killed at its first step, --out
+    holds none of the old run's files (and no folder is left beside it)."""
+    import edgefer.train.loop as loop
+
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("best.pt", "last.pt", "history.json", "iterations.csv", "config.json"):
+        (out / name).write_text("old run")
+    seen = {}
+
+    def killed(cfg, *args, out_dir=None, **kwargs):
+        seen["files"] = sorted(p.name for p in Path(out_dir).iterdir()) if Path(out_dir).exists() else None
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C before the first checkpoint
+
+    monkeypatch.setattr(loop, "fit", killed)
+    runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(out), "--epochs", "1", "--overwrite"])
+    assert seen["files"] in (None, [])
+    assert not out.exists() or not any(out.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["run"], [])
+
+
+def test_train_overwrite_keeps_old_run_when_options_fail(tiny_fer, tmp_path):
+    """--overwrite with a bad option leaves the old run whole: nothing is removed before the checks pass."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "best.pt").write_text("old run")
+    r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(out), "--loss", "nope", "--overwrite"])
+    assert r.exit_code != 0
+    assert (out / "best.pt").read_text() == "old run"
 
 
 def _with_ferplus(tiny_fer, tmp_path):
