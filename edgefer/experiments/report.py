@@ -146,7 +146,8 @@ def claims(results: dict, pending: dict | None = None) -> list[dict]:
         if res is not None and res["budget"]["name"] in OWN_BUDGETS:
             continue
         units = pending.get(r["experiment"]) or []
-        before = "" if res is None else f"; at the {r['budget']} budget: {r['verdict']} ({r['why']})"
+        before = "; not run yet at any budget" if res is None else \
+            f"; at the {r['budget']} budget: {r['verdict']} ({r['why']})"
         names = ", ".join(units[:4]) + (f" and {len(units) - 4} more" if len(units) > 4 else "")
         r.update(verdict="pending", why=(f"waits for the paper budget's unit(s) {names} (`edgefer units`)"
                                          if units else "the paper budget's units are done: run `edgefer units` "
