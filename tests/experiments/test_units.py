@@ -149,7 +149,7 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     assert abl["summary"]["base"]["seeds"] == [0, 1] and abl["summary"]["base"]["loss"] == "mse"
     text = write_report(out, repo / "REPORT.md").read_text()
     claims = text.split("## Claims")[1].split("\n## ")[0]
-    assert "pending" not in claims
+    assert "**pending**" not in claims
     for row in claims.splitlines():
         if row.startswith("| C") and not row.startswith("| C2 |"):
             assert "not testable" not in row, row
