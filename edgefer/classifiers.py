@@ -4,7 +4,7 @@ Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probab
 
 * ``.pt``: a checkpoint written by ``edgefer train`` (:class:`TorchClassifier`; loaded with
   ``weights_only=True``).
-* ``.onnx``: a graph written by ``edgefer export`` (:class:`~edgefer.export.OnnxClassifier`,
+* ``.onnx``: a graph written by ``edgefer export`` (:class:`~edgefer.runtime.OnnxClassifier`,
   float or int8).
 * ``.json``: an *ensemble manifest* (:class:`EnsembleClassifier`): member files beside it whose
   probabilities are averaged, optionally over test-time views of the face (:data:`TTA_VIEWS`:
@@ -79,7 +79,7 @@ class TorchClassifier:
     """
 
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256):
-        from edgefer.train.checkpoint import load_checkpoint, model_from_checkpoint
+        from edgefer.checkpoint import load_checkpoint, model_from_checkpoint
         self.path = Path(path)
         self.checkpoint = load_checkpoint(self.path)
         self.model = model_from_checkpoint(self.checkpoint).to(device).eval()
@@ -210,15 +210,15 @@ def describe(path: str | os.PathLike) -> dict:
         _check_one_preprocessing(path, [x["preprocess"] for x in members])
         return _ensemble_info(path, manifest, members)
     if path.suffix == ".onnx":
-        from edgefer.export import onnx_info
+        from edgefer.runtime import onnx_info
         return onnx_info(path)
-    from edgefer.train.checkpoint import load_checkpoint
+    from edgefer.checkpoint import load_checkpoint
     return _torch_info(path, load_checkpoint(path))
 
 
 def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None):
     if path.suffix == ".onnx":
-        from edgefer.export import OnnxClassifier
+        from edgefer.runtime import OnnxClassifier
         return OnnxClassifier(path, batch_size=batch_size, threads=threads)
     return TorchClassifier(path, device=device, batch_size=batch_size)
 

@@ -1,10 +1,11 @@
-"""Reading image files into uint8 arrays, with clear errors naming the file."""
+"""Reading image files into uint8 arrays, with clear errors naming the file; atomic writes."""
 from __future__ import annotations
 
 import errno
 import logging
 import os
 import stat
+import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
@@ -167,3 +168,36 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     raise ValueError(f"`image` must be (H, W), (H, W, 3) or (H, W, 4); got shape {image.shape}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash or ``kill -9`` at any moment leaves either the old file or the new one under
+    ``path``, never a partial one. The new file gets the usual mode (0666 less the umask).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))

@@ -28,7 +28,7 @@ SMALL_MODEL = "fernet-kds2-int8"
 """The small shipped model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (a fifth of
 FERNet's multiply-adds), distilled from the ensemble; the best single model on PublicTest among
 those that cost at most 0.2 plain passes, which meet the 3,000 crops/s goal also on x86 CPUs
-without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.export.int8_mode``)."""
+without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.runtime.int8_mode``)."""
 ROLES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "small": SMALL_MODEL}
 """The shipped models with a role, by role (what ``edgefer models`` marks and ``bench`` times)."""
 
@@ -68,11 +68,14 @@ def shipped_path(name: str) -> Path | None:
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
-    """Model file for ``None`` (the shipped default), a shipped model's name, or a path
-    (``.pt`` checkpoint, ``.onnx`` export or ``.json`` ensemble manifest)."""
+    """Model file for ``None`` (the shipped default), a role (``default``, ``fast``, ``small``:
+    :data:`ROLES`), a shipped model's name, or a path (``.pt`` checkpoint, ``.onnx`` export or
+    ``.json`` ensemble manifest). A file of that name in the working folder wins over a role."""
     from edgefer.classifiers import MODEL_SUFFIXES
     if model is None:
         model = DEFAULT_MODEL
+    if isinstance(model, str) and model in ROLES and not Path(model).exists():
+        model = ROLES[model]
     p = Path(model)
     if p.suffix in MODEL_SUFFIXES or p.exists():
         if p.is_dir():
@@ -85,6 +88,7 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
         return shipped
     names = shipped_models()
     raise ValueError(f"model {str(model)!r} is neither a model file nor a shipped model; "
+                     f"roles: {', '.join(ROLES)}; "
                      f"shipped: {', '.join(names) if names else 'none (train one with edgefer train)'}")
 
 
@@ -93,8 +97,9 @@ class Recognizer:
 
     Parameters
     ----------
-    model : None (the shipped default, :data:`DEFAULT_MODEL`), a shipped model's name, or a
-        model file (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
+    model : None (the shipped default, :data:`DEFAULT_MODEL`), a role (``"default"``,
+        ``"fast"``, ``"small"``: :data:`ROLES`), a shipped model's name, or a model file
+        (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
     detector : a :class:`~edgefer.preprocess.detect.HaarFaceDetector`; default one tuned for
         speed (detects on a copy downscaled to at most 640 pixels a side).
     device : torch device (for ``.pt`` models).

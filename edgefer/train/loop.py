@@ -20,12 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgefer.checkpoint import load_checkpoint, save_checkpoint
 from edgefer.evaluate.metrics import classification_report
+from edgefer.io import atomic_write_text
 from edgefer.labels import NUM_CLASSES
 from edgefer.models import create_model
 from edgefer.preprocess.spec import PreprocessSpec
 from edgefer.train.augment import augment_batch
-from edgefer.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from edgefer.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
