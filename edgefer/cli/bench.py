@@ -51,7 +51,9 @@ def bench(
         # besides the default: the other models with a role (fast, small), the float checkpoint and those asked for
         wanted = {*ROLES.values(), "fernet", *(also or [])}
         others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in wanted}
-    res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
+    from edgefer.cpu import heavy_lock
+    with heavy_lock("edgefer bench"):  # never time beside a training job
+        res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()
     if out:
         write_json(out, res)

@@ -636,6 +636,111 @@ if _HAVE_NUMBA:
                 _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, 1, w - 1, nc, wt, on, off)
 
 
+    # ----------------------------------------------------------------- bfloat16
+    #
+    # Under bf16 autocast the convolutions hand over bfloat16 channels_last maps. Converting
+    # the whole tensor to float32 and back costs two extra passes over memory each way, more
+    # than the fused op itself. These kernels take the bf16 bits (uint16) instead and convert
+    # three rows at a time into float32 scratch rows, compute as the float32 kernels do, and
+    # round the output row to bf16 (to nearest even, as torch's conversion does; the values
+    # equal float32 computation followed by ``.to(torch.bfloat16)``).
+
+    @njit(fastmath=False, nogil=True)
+    def _bf16_to_f32(src, dst_bits):  # pragma: no cover - compiled
+        """dst (float32 bits as uint32) = bf16 bits ``src`` (uint16) widened."""
+        for k in range(src.shape[0]):
+            dst_bits[k] = np.uint32(src[k]) << np.uint32(16)
+
+    @njit(fastmath=False, nogil=True)
+    def _f32_to_bf16(src_bits, dst):  # pragma: no cover - compiled
+        """dst (bf16 bits) = float32 bits ``src_bits`` rounded to nearest even (NaN stays NaN)."""
+        for k in range(src_bits.shape[0]):
+            b = src_bits[k]
+            if (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+                dst[k] = np.uint16((b >> np.uint32(16)) | np.uint32(0x40))
+            else:
+                dst[k] = np.uint16((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_forward_nhwc_bf16_nb(x, weight, out, mask, rows_per_block):  # pragma: no cover - compiled
+        """bf16 (uint16 bits) version of :func:`_fuse_forward_nhwc_nb`."""
+        nb, h, w, nc = x.shape
+        wt = np.float32(weight)
+        eight = np.float32(8)
+        three = np.float32(3)
+        ncu = np.uint64(nc)
+        n_rows = nb * h
+        n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
+        for blk in prange(n_blocks):
+            bits = np.empty((4, w * nc), np.uint32)
+            f = bits.view(np.float32)
+            for r in range(blk * rows_per_block, min(n_rows, (blk + 1) * rows_per_block)):
+                b = r // h
+                i = r - b * h
+                _bf16_to_f32(x[b, max(i - 1, 0)].reshape(w * nc), bits[0])
+                _bf16_to_f32(x[b, i].reshape(w * nc), bits[1])
+                _bf16_to_f32(x[b, min(i + 1, h - 1)].reshape(w * nc), bits[2])
+                up = f[0]
+                mid = f[1]
+                dn = f[2]
+                orow = f[3]
+                mrow = mask[b, i].reshape(w * nc)
+                for j in range(w):
+                    jl = np.uint64(max(j - 1, 0)) * ncu
+                    jc = np.uint64(j) * ncu
+                    jr = np.uint64(min(j + 1, w - 1)) * ncu
+                    for c in range(ncu):
+                        k, m = _kirsch_px(
+                            up[jl + c], up[jc + c], up[jr + c], mid[jr + c],
+                            dn[jr + c], dn[jc + c], dn[jl + c], mid[jl + c], eight, three,
+                        )
+                        orow[jc + c] = mid[jc + c] + wt * k
+                        mrow[jc + c] = m
+                _f32_to_bf16(bits[3], out[b, i].reshape(w * nc))
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def _fuse_backward_nhwc_bf16_nb(g, mask, weight, grad, rows_per_block):  # pragma: no cover - compiled
+        """bf16 (uint16 bits) version of :func:`_fuse_backward_nhwc_nb`."""
+        nb, h, w, nc = g.shape
+        wt = np.float32(weight)
+        on = np.float32(5)
+        off = np.float32(-3)
+        zero = np.float32(0)
+        one = np.float32(1)
+        n_rows = nb * h
+        n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
+        for blk in prange(n_blocks):
+            bits = np.empty((4, w * nc), np.uint32)
+            f = bits.view(np.float32)
+            for r in range(blk * rows_per_block, min(n_rows, (blk + 1) * rows_per_block)):
+                b = r // h
+                i = r - b * h
+                iu = max(i - 1, 0)
+                idn = min(i + 1, h - 1)
+                _bf16_to_f32(g[b, iu].reshape(w * nc), bits[0])
+                _bf16_to_f32(g[b, i].reshape(w * nc), bits[1])
+                _bf16_to_f32(g[b, idn].reshape(w * nc), bits[2])
+                gu = f[0]
+                gm = f[1]
+                gd = f[2]
+                orow = f[3]
+                mu = mask[b, iu].reshape(w * nc)
+                mm = mask[b, i].reshape(w * nc)
+                md = mask[b, idn].reshape(w * nc)
+                top = i == 0
+                bottom = i == h - 1
+                if top or bottom or w < 3:
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, top, bottom, 0, w, w, nc,
+                                     wt, on, off, zero, one)
+                else:
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, 0, 1, w, nc,
+                                     wt, on, off, zero, one)
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, w - 1, w, w, nc,
+                                     wt, on, off, zero, one)
+                    _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, 1, w - 1, nc, wt, on, off)
+                _f32_to_bf16(bits[3], grad[b, i].reshape(w * nc))
+
+
 class _KirschFuseCPU(torch.autograd.Function):
     """``x + weight * kirsch(x)`` on CPU through the numba kernels.
 
@@ -646,6 +751,19 @@ class _KirschFuseCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: float) -> torch.Tensor:
         dtype = x.dtype
+        ctx.weight = float(weight)
+        ctx.dtype = dtype
+        if dtype == torch.bfloat16 and _is_channels_last(x):
+            # bf16 channels_last (the convolutions' output under autocast): no float32 copies
+            work = x.detach()
+            out = torch.empty_like(work, memory_format=torch.channels_last)
+            mask = torch.empty(work.shape, dtype=torch.uint8, memory_format=torch.channels_last)
+            _run_numba(_fuse_forward_nhwc_bf16_nb, _nhwc_bits(work), float(weight), _nhwc_bits(out),
+                       _nhwc(mask), _rows_per_block(work))
+            if ctx.needs_input_grad[0]:
+                ctx.save_for_backward(mask)
+            ctx.nhwc = True
+            return out
         work = x.detach()
         if dtype not in (torch.float32, torch.float64):
             work = work.float()  # keeps the memory format
@@ -662,8 +780,6 @@ class _KirschFuseCPU(torch.autograd.Function):
             _run_numba(_fuse_forward_nb, _planes(work), float(weight), _planes(out), _planes(mask))
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(mask)
-        ctx.weight = float(weight)
-        ctx.dtype = dtype
         ctx.nhwc = nhwc
         return out.to(dtype)
 
@@ -671,6 +787,12 @@ class _KirschFuseCPU(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         (mask,) = ctx.saved_tensors
         g = grad_out
+        if ctx.nhwc and ctx.dtype == torch.bfloat16 and g.dtype == torch.bfloat16:
+            g = g.contiguous(memory_format=torch.channels_last)
+            grad = torch.empty_like(g, memory_format=torch.channels_last)
+            _run_numba(_fuse_backward_nhwc_bf16_nb, _nhwc_bits(g), _nhwc(mask), ctx.weight, _nhwc_bits(grad),
+                       _rows_per_block(g))
+            return grad, None
         if g.dtype not in (torch.float32, torch.float64):
             g = g.float()
         if ctx.nhwc:
@@ -701,6 +823,19 @@ def _planes(t: torch.Tensor) -> np.ndarray:
 def _nhwc(t: torch.Tensor) -> np.ndarray:
     """A channels_last (B, C, H, W) tensor as a C-contiguous (B, H, W, C) array, shared."""
     return t.permute(0, 2, 3, 1).numpy()
+
+
+def _nhwc_bits(t: torch.Tensor) -> np.ndarray:
+    """A bfloat16 channels_last (B, C, H, W) tensor as its (B, H, W, C) uint16 bits, shared."""
+    return t.permute(0, 2, 3, 1).view(torch.int16).numpy().view(np.uint16)
+
+
+def _rows_per_block(t: torch.Tensor) -> int:
+    """Rows of pixels per parallel block of the bf16 kernels (each block allocates its scratch rows
+    once): about ``_CHUNKS_PER_THREAD`` blocks per thread."""
+    rows = t.shape[0] * t.shape[2]
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    return max(1, rows // (threads * max(1, _CHUNKS_PER_THREAD)))
 
 
 def _run_numba(kernel, *args) -> None:

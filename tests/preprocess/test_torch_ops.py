@@ -296,3 +296,20 @@ def test_kirsch_fuse_cuda_equals_cpu():
     (gx,) = torch.autograd.grad(y, x, g)
     (gxc,) = torch.autograd.grad(yc, xc, g.cuda())
     torch.testing.assert_close(gxc.cpu(), gx, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 7, 9), (3, 16, 12, 12), (2, 3, 1, 5), (2, 3, 2, 2)])
+def test_kirsch_fuse_bf16_channels_last_equals_float32_rounded(shape):
+    """A bfloat16 channels_last input (the convolutions' output under bf16 autocast) runs the bf16
+    kernels: output and gradient stay bf16 and channels_last and equal the float32 computation
+    rounded to bf16, bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape).to(torch.bfloat16).contiguous(memory_format=torch.channels_last).requires_grad_()
+    xf = x.detach().float().contiguous(memory_format=torch.channels_last).requires_grad_()
+    y, yf = kirsch_fuse(x, 0.5), kirsch_fuse(xf, 0.5)
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(y, yf.to(torch.bfloat16))
+    g = torch.randn(*shape).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    (gx,) = torch.autograd.grad(y, x, g)
+    (gf,) = torch.autograd.grad(yf, xf, g.float())
+    assert gx.dtype == torch.bfloat16 and torch.equal(gx, gf.to(torch.bfloat16))
