@@ -21,7 +21,7 @@ _eager = threading.local()
 def eager_fusion():
     """Within this block, ``feature`` fusion runs as plain torch ops, ``x + weight * kirsch_conv(x)``.
 
-    The fast CPU path of :func:`~edgefer.preprocess.torch_ops.kirsch_fuse` is a custom autograd
+    The fast CPU path of :func:`~edgefer.models.layers.kirsch_fuse` is a custom autograd
     Function over numba kernels, which tracing (ONNX export) cannot see into: it would record
     the result as a constant. The eager path computes the same values (up to float rounding)
     as a convolution with the 8 compass masks and a max, which ONNX runtimes run fast.
@@ -58,9 +58,9 @@ class EdgeFusion(nn.Module):
             return x
         if self.mode == "feature":
             if getattr(_eager, "on", False):
-                from edgefer.preprocess.torch_ops import kirsch_conv
+                from edgefer.models.layers.kirsch import kirsch_conv
                 return x + self.weight * kirsch_conv(x)
-            from edgefer.preprocess.torch_ops import kirsch_fuse
+            from edgefer.models.layers.kirsch import kirsch_fuse
             return kirsch_fuse(x, self.weight)
         if input_edges is None:
             raise ValueError("input fusion needs `input_edges` (B, 1, H, W)")
@@ -77,6 +77,6 @@ def input_edges(x: torch.Tensor, mode: str) -> torch.Tensor | None:
     """Kirsch edges (B, 1, H, W) of the network input, only when ``mode == "input"``."""
     if mode != "input":
         return None
-    from edgefer.preprocess.torch_ops import kirsch
+    from edgefer.models.layers.kirsch import kirsch
     with torch.no_grad():
         return kirsch(x.float()).to(x.dtype)

@@ -1,4 +1,5 @@
-"""Tests for edgefer.preprocess.torch_ops: kirsch, kirsch_fuse and their modules."""
+"""Tests for edgefer.models.layers.kirsch: kirsch, kirsch_conv, kirsch_fuse and their modules."""
+import importlib
 import logging
 import re
 
@@ -6,8 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgefer.preprocess import torch_ops
-from edgefer.preprocess.torch_ops import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
+from edgefer.models.layers import _kirsch_kernels
+from edgefer.models.layers import kirsch_fuse as layers_kirsch_fuse
+from edgefer.models.layers.kirsch import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
+
+# the module itself: the package attribute `edgefer.models.layers.kirsch` is the function
+kirsch_module = importlib.import_module("edgefer.models.layers.kirsch")
 
 # The 8 Kirsch compass masks written out here, independently of the package: north
 # first, each the previous one rotated clockwise by one neighbour.
@@ -258,10 +263,10 @@ def test_kirsch_fuse_no_grad_and_empty_batch():
 
 def test_kirsch_fuse_without_numba_falls_back(monkeypatch, caplog):
     """Without numba kirsch_fuse uses the eager ops and logs one warning."""
-    monkeypatch.setattr(torch_ops, "_HAVE_NUMBA", False)
-    monkeypatch.setattr(torch_ops, "_warned_no_numba", False)
+    monkeypatch.setattr(_kirsch_kernels, "HAVE_NUMBA", False)
+    monkeypatch.setattr(kirsch_module, "_warned_no_numba", False)
     x = _random((1, 2, 5, 6)).requires_grad_()
-    with caplog.at_level(logging.WARNING, logger="edgefer.preprocess.torch_ops"):
+    with caplog.at_level(logging.WARNING, logger="edgefer.models.layers.kirsch"):
         y1 = kirsch_fuse(x)
         kirsch_fuse(x)
     assert sum("numba is not installed" in r.getMessage() for r in caplog.records) == 1
@@ -313,3 +318,10 @@ def test_kirsch_fuse_bf16_channels_last_equals_float32_rounded(shape):
     (gx,) = torch.autograd.grad(y, x, g)
     (gf,) = torch.autograd.grad(yf, xf, g.float())
     assert gx.dtype == torch.bfloat16 and torch.equal(gx, gf.to(torch.bfloat16))
+
+
+def test_kirsch_op_is_not_in_preprocess():
+    """The tensor Kirsch op lives only in edgefer.models.layers: edgefer.preprocess.torch_ops is gone."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("edgefer.preprocess.torch_ops")
+    assert layers_kirsch_fuse is kirsch_fuse
