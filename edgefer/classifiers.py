@@ -83,13 +83,21 @@ class TorchClassifier:
     path : a ``.pt`` checkpoint written by ``edgefer train``.
     device : torch device.
     batch_size : faces per forward pass.
+    eager_fusion : compute feature fusion in plain torch ops rather than the numba kernel
+        (:func:`~edgefer.models.set_eager_fusion`): as fast for a few faces at a time, with no
+        kernel to compile; the kernel is faster for large batches. Models without feature
+        fusion ignore it.
     """
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256):
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
+                 eager_fusion: bool = False):
         from edgefer.checkpoint import load_checkpoint, model_from_checkpoint
+        from edgefer.models import set_eager_fusion
         self.path = Path(path)
         self.checkpoint = load_checkpoint(self.path)
-        self.model = model_from_checkpoint(self.checkpoint).to(device).eval()
+        model = set_eager_fusion(model_from_checkpoint(self.checkpoint), eager_fusion)
+        self.model = model.to(device).eval()
+        self.eager_fusion = bool(eager_fusion)
         self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
         self.name = self.checkpoint["model_name"]
         self.device = device
@@ -163,14 +171,15 @@ class EnsembleClassifier:
     Parameters
     ----------
     path : an ensemble manifest (``.json``).
-    device, batch_size, threads : passed to the members.
+    device, batch_size, threads, eager_fusion : passed to the members.
     """
 
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
-                 threads: int | None = None):
+                 threads: int | None = None, eager_fusion: bool = False):
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
-        self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads)
+        self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads,
+                                     eager_fusion=eager_fusion)
                         for p in self.manifest["members"]]
         _check_one_preprocessing(self.path, [m.spec.to_dict() for m in self.members])
         self.spec = self.members[0].spec
@@ -239,17 +248,23 @@ def describe(path: str | os.PathLike) -> dict:
     return _torch_info(path, load_checkpoint(path))
 
 
-def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None):
+def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None, eager_fusion: bool):
     if path.suffix == ".onnx":
         from edgefer.runtime import OnnxClassifier
         return OnnxClassifier(path, batch_size=batch_size, threads=threads)
-    return TorchClassifier(path, device=device, batch_size=batch_size)
+    return TorchClassifier(path, device=device, batch_size=batch_size, eager_fusion=eager_fusion)
 
 
 def load_classifier(path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
-                    threads: int | None = None):
-    """The classifier of a model file, by its suffix: ``.json`` manifest, ``.onnx`` or ``.pt``."""
+                    threads: int | None = None, eager_fusion: bool = False):
+    """The classifier of a model file, by its suffix: ``.json`` manifest, ``.onnx`` or ``.pt``.
+
+    ``eager_fusion`` goes to the torch models (:class:`TorchClassifier`); ONNX models have their
+    fusion in the graph.
+    """
     path = Path(path)
     if path.suffix == ".json":
-        return EnsembleClassifier(path, device=device, batch_size=batch_size, threads=threads)
-    return _load_single(path, device=device, batch_size=batch_size, threads=threads)
+        return EnsembleClassifier(path, device=device, batch_size=batch_size, threads=threads,
+                                  eager_fusion=eager_fusion)
+    return _load_single(path, device=device, batch_size=batch_size, threads=threads,
+                        eager_fusion=eager_fusion)

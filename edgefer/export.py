@@ -72,11 +72,12 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *,
 
     Notes
     -----
-    Feature fusion is exported through its plain-torch form (:func:`eager_fusion`), since the
-    fast CPU kernel is opaque to tracing; the two compute the same values.
+    Feature fusion is exported through its plain-torch form (the model is prepared with
+    :func:`~edgefer.models.set_eager_fusion`), since the fast CPU kernel is opaque to tracing;
+    the two compute the same values.
     """
-    from edgefer.models._fusion import eager_fusion
     from edgefer.checkpoint import load_checkpoint, model_from_checkpoint
+    from edgefer.models import set_eager_fusion
     from edgefer.recognize import resolve_model
 
     onnx = _require("onnx")
@@ -88,10 +89,10 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *,
     path = resolve_model(model)
     ckpt = load_checkpoint(path)
     spec = PreprocessSpec.from_dict(ckpt["preprocess"])
-    net = _WithSoftmax(model_from_checkpoint(ckpt)).eval()
+    net = _WithSoftmax(set_eager_fusion(model_from_checkpoint(ckpt))).eval()
     example = torch.zeros(2, 1, spec.input_size, spec.input_size)
     buf = io.BytesIO()
-    with eager_fusion(), torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter (no onnxscript needed) warns that it is the legacy one, and
         # tracing warns about Python-side shape checks; both are expected here.
         warnings.simplefilter("ignore")

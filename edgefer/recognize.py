@@ -105,6 +105,10 @@ class Recognizer:
     device : torch device (for ``.pt`` models).
     batch_size : faces per forward pass.
     threads : torch threads (set process-wide) and ONNX Runtime intra-op threads.
+    eager_fusion : for ``.pt`` models with feature fusion, compute it in plain torch ops rather
+        than the numba kernel (:func:`~edgefer.models.set_eager_fusion`): as fast for a few faces
+        at a time (a photo, a video frame) and nothing to compile; the kernel is faster for
+        large batches. For this recognizer's models only.
 
     Examples
     --------
@@ -114,12 +118,14 @@ class Recognizer:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *, detector=None,
-                 device: str = "cpu", batch_size: int = 256, threads: int | None = None):
+                 device: str = "cpu", batch_size: int = 256, threads: int | None = None,
+                 eager_fusion: bool = False):
         from edgefer.classifiers import load_classifier
         self.path = resolve_model(model)
         if threads:
             torch.set_num_threads(threads)
-        self.classifier = load_classifier(self.path, device=device, batch_size=batch_size, threads=threads)
+        self.classifier = load_classifier(self.path, device=device, batch_size=batch_size, threads=threads,
+                                          eager_fusion=eager_fusion)
         self.spec: PreprocessSpec = self.classifier.spec
         self.name = self.path.stem if self.path.parent == WEIGHTS_DIR else self.classifier.name
         self.device = device

@@ -16,9 +16,10 @@ doing the expensive step, the full-frame Haar scan, rarely and small:
    window has no such face, the last box is kept. Faces that appear, and boxes
    kept for a face that left, are corrected at the next full scan, at most K-1 frames later.
 3. **One batch per frame.** All faces of a frame are classified in one forward pass. Edge
-   fusion runs as plain torch ops (:func:`~edgefer.models._fusion.eager_fusion`): for a few
-   crops it is as fast as the numba kernel, and it leaves torch's thread count alone (numba's
-   OpenMP layer resets it). For small batches one torch thread is fastest on a busy 2-core
+   fusion runs as plain torch ops when the recognizer was built with ``eager_fusion=True``, as
+   the one :class:`VideoRecognizer` builds from a model name is (and ``edgefer predict``'s):
+   for a few crops it is as fast as the numba kernel, and it leaves torch's thread count alone
+   (numba's OpenMP layer resets it). For small batches one torch thread is fastest on a busy 2-core
    machine (``torch.set_num_threads(1)``; ``edgefer predict`` does this).
 
 ``detect_every=1`` scans every frame in full (no tracking).
@@ -38,7 +39,6 @@ import numpy as np
 from edgefer.errors import DataError
 from edgefer.io import to_gray
 from edgefer.labels import CLASSES
-from edgefer.models._fusion import eager_fusion
 from edgefer.preprocess.detect import HaarFaceDetector
 from edgefer.recognize import Face
 
@@ -243,8 +243,9 @@ class VideoRecognizer:
     Parameters
     ----------
     classifier : a :class:`~edgefer.recognize.Recognizer`, an
-        :class:`~edgefer.export.OnnxClassifier` (anything with ``spec`` and ``probabilities``),
-        or what :class:`Recognizer` accepts as ``model`` (None, a name or a checkpoint path).
+        :class:`~edgefer.runtime.OnnxClassifier` (anything with ``spec`` and ``probabilities``),
+        used as it was built, or what :class:`Recognizer` accepts as ``model`` (None, a name or
+        a checkpoint path), loaded with ``eager_fusion=True``.
     detect_every : run the full-frame scan on every K-th frame given to :meth:`process`;
         track boxes on the frames between. 1 scans every frame.
     detect_side : longer side, in pixels, of the copy the full-frame scan runs on.
@@ -261,7 +262,7 @@ class VideoRecognizer:
                  track: bool = True):
         if classifier is None or isinstance(classifier, (str, os.PathLike)):
             from edgefer.recognize import Recognizer
-            classifier = Recognizer(classifier)
+            classifier = Recognizer(classifier, eager_fusion=True)
         if not (hasattr(classifier, "spec") and hasattr(classifier, "probabilities")):
             raise TypeError(f"`classifier` must have `spec` and `probabilities` (a Recognizer or "
                             f"OnnxClassifier); got {type(classifier).__name__}")
@@ -289,8 +290,7 @@ class VideoRecognizer:
             return []
         spec = self.classifier.spec
         pixels = np.stack([spec.crop(gray, b) for b in self._boxes])
-        with eager_fusion():
-            probs = self.classifier.probabilities(pixels)
+        probs = self.classifier.probabilities(pixels)
         return [_face(b, p) for b, p in zip(self._boxes, probs)]
 
     def _follow(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

@@ -337,3 +337,35 @@ def test_manifest_may_name_shipped_members_by_weights_path(tmp_path):
     from edgefer.recognize import WEIGHTS_DIR
     members = read_manifest(WEIGHTS_DIR / "fernet-ens.json")["members"]
     assert all(m.parent == WEIGHTS_DIR.resolve() for m in members)
+
+
+def _fused_checkpoint(path):
+    """A fernet_small checkpoint with feature fusion and random weights."""
+    import torch
+
+    from edgefer.checkpoint import save_checkpoint
+    from edgefer.models import create_model
+    from edgefer.preprocess.spec import PreprocessSpec
+    torch.manual_seed(0)
+    model = create_model("fernet_small", fusion="feature")
+    spec = PreprocessSpec(input_size=48, equalize=True, mean=0.48, std=0.24)
+    return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": "feature"},
+                           state_dict=model.state_dict(), preprocess=spec.to_dict())
+
+
+def _eager_flags(classifier):
+    from edgefer.models._fusion import EdgeFusion
+    return [m.eager for m in classifier.model.modules() if isinstance(m, EdgeFusion)]
+
+
+def test_eager_fusion_is_chosen_per_classifier(tmp_path, faces):
+    """``eager_fusion=True`` makes that classifier's torch model fuse in plain torch ops, with the
+    probabilities of the kernel; a classifier of the same file loaded without it keeps the
+    kernel, and an ensemble passes the choice to its torch members."""
+    path = _fused_checkpoint(tmp_path / "fused.pt")
+    eager, kernel = Recognizer(path, eager_fusion=True), Recognizer(path)
+    assert _eager_flags(eager.classifier) == [True] and _eager_flags(kernel.classifier) == [False]
+    np.testing.assert_allclose(eager.probabilities(faces), kernel.probabilities(faces), atol=1e-5)
+    manifest = _manifest(tmp_path, ["fused.pt"], tta=["identity"])
+    assert _eager_flags(load_classifier(manifest, eager_fusion=True).members[0]) == [True]
+    assert _eager_flags(load_classifier(manifest).members[0]) == [False]

@@ -634,6 +634,6 @@ def _section_cv_units(res, rdir, report_dir) -> list[str]:
 
 def write_report(results="results", out="REPORT.md") -> Path:
     """Write the report for the result files in ``results`` to ``out``; returns its path."""
-    from edgefer.train.checkpoint import atomic_write_text
+    from edgefer.io import atomic_write_text
     results_dir = Path(results)
     return atomic_write_text(out, render(load_results(results_dir), results_dir, out))

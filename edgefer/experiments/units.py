@@ -218,7 +218,7 @@ def _score(run: Path, pixels: np.ndarray, precision: str, device: str) -> np.nda
 
     from edgefer.models import create_model
     from edgefer.preprocess.spec import PreprocessSpec
-    from edgefer.train.checkpoint import load_checkpoint
+    from edgefer.checkpoint import load_checkpoint
     from edgefer.train.loop import predict_logits
     ck = load_checkpoint(run / "best.pt")
     model = create_model(ck["model_name"], **ck["model_kwargs"])
