@@ -96,3 +96,16 @@ def test_unknown_model_name_lists_the_roles(tmp_path, monkeypatch):
     monkeypatch.setattr(edgefer.recognize, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ValueError, match=r"roles: default, fast, small"):
         Recognizer("no_such_model")
+
+
+def test_package_exports_the_recognizer_lazily():
+    """``from edgefer import Recognizer, Face`` works, and ``import edgefer`` alone loads no torch."""
+    import subprocess
+    import sys
+    code = ("import sys, edgefer; assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules; "
+            "from edgefer import Recognizer, Face, ROLES; import edgefer.recognize as r; "
+            "assert Recognizer is r.Recognizer and Face is r.Face and set(ROLES) == {'default', 'fast', 'small'}")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import edgefer
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        edgefer.nothing  # noqa: B018
