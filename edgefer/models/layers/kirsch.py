@@ -179,7 +179,6 @@ class _KirschFuseCPU(torch.autograd.Function):
             _kernels.run_kernel(_kernels.fuse_forward_nhwc_nb, _nhwc(work), float(weight), _nhwc(out), _nhwc(mask))
         else:
             work = work.contiguous()
-            h, w = work.shape[-2:]
             out = torch.empty_like(work, memory_format=torch.contiguous_format)
             mask = torch.empty(work.shape, dtype=torch.uint8)
             _kernels.run_kernel(_kernels.fuse_forward_nb, _planes(work), float(weight), _planes(out), _planes(mask))

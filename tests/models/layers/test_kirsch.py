@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from edgefer.models.layers import _kirsch_kernels
-from edgefer.models.layers import kirsch_fuse as layers_kirsch_fuse
+from edgefer.models.layers import kirsch_fuse as layers_kirsch_fuse  # the package's re-export
 from edgefer.models.layers.kirsch import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
 
 # the module itself: the package attribute `edgefer.models.layers.kirsch` is the function
