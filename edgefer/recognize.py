@@ -15,20 +15,20 @@ from edgefer.preprocess.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "fernet-ens"
-"""Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
-ensemble of int8 FERNets and test-time views of the face, chosen on PublicTest within a speed
-budget by ``scripts/select_ensemble.py``; the manifest lists its members and views)."""
-FAST_MODEL = "fernet-kd2ft-int8"
-"""The fast shipped model: one int8 FERNet, no test-time views, distilled from the ensemble (the
-best single model on PublicTest among those as cheap as one plain FERNet pass, which meet the
-3,000 crops/s goal on CPUs with VNNI; ``SINGLE_ROLES`` in scripts/select_ensemble.py,
-``results/ensemble-ablation.json``)."""
+DEFAULT_MODEL = "ferplus-ensemble"
+"""The default model (``edgefer/weights/ferplus-ensemble.json``): two int8 FERNets trained half on
+FER+'s crowd votes, one of them Kirsch edge-fused, averaged over the face (4 plain passes). Chosen
+by ``scripts/choose_models.py`` on FER+'s labels of PublicTest and LFW's choosing half, within 20
+passes per face (``results/model-choice.json``; ``tests/test_model_choice.py`` checks it)."""
+FAST_MODEL = "fernet32-ferplus-int8"
+"""The fast model: one int8 FERNet (one plain pass), the same file as a member of the default; the
+rule's winner within 1 pass."""
 SMALL_MODEL = "fernet-kds2-int8"
-"""The small shipped model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (a fifth of
-FERNet's multiply-adds), distilled from the ensemble; the best single model on PublicTest among
-those that cost at most 0.2 plain passes, which meet the 3,000 crops/s goal also on x86 CPUs
-without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.runtime.int8_mode``)."""
+"""The small model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (0.2 passes), which
+runs at 3,000 crops/s also on x86 CPUs without VNNI; the rule's winner within 0.2 passes."""
+FER2013_MODEL = "fer2013-ensemble"
+"""The default until 2026-12-05, chosen on FER-2013's own labels (71.97 % on PrivateTest): kept for
+people who benchmark on FER-2013; not a role."""
 ROLES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "small": SMALL_MODEL}
 """The shipped models with a role, by role (what ``edgefer models`` marks and ``bench`` times)."""
 
