@@ -173,8 +173,10 @@ def _frames(cap: cv2.VideoCapture, first: np.ndarray, every: int):
         cap.release()
 
 
-def iter_camera(index: int = 0, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+def iter_camera(index: int | str = 0, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """(index, BGR frame) from camera ``index`` until it stops delivering frames.
+
+    ``index`` may also be a stream URL or a video file, read the same way (live).
 
     Raises
     ------
@@ -182,8 +184,14 @@ def iter_camera(index: int = 0, every: int = 1) -> Iterator[tuple[int, np.ndarra
         When the camera cannot be opened or gives no first frame.
     """
     every = _check_every(every)
-    cap, first = _capture(int(index), f"camera {index}: cannot be opened (no such camera, or it is in use)",
-                          f"camera {index}: opened but gives no frames")
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        source, name = int(index), f"camera {index}"
+    elif isinstance(index, (str, os.PathLike)):
+        source, name = str(index), str(index)
+    else:
+        raise TypeError(f"`index` must be a camera number, a URL or a path; got {type(index).__name__}")
+    cap, first = _capture(source, f"{name}: cannot be opened (no such camera, or it is in use)",
+                          f"{name}: opened but gives no frames")
     return _frames(cap, first, every)
 
 

@@ -35,12 +35,12 @@ def json_lines(result):
 
 
 def test_predict_astronaut_json(tiny_checkpoint, tmp_path):
-    """The example photo gives one face with exactly the specified JSON keys and probabilities summing to 1."""
+    """The example photo gives one face with the face schema's keys (no video keys) and probabilities summing to 1."""
     result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     (face,) = json_lines(result)
-    assert list(face) == ["file", "frame", "box", "label", "probabilities"]
-    assert face["file"] == str(EXAMPLE) and face["frame"] is None
+    assert list(face) == ["file", "box", "label", "confidence", "probabilities"]
+    assert face["file"] == str(EXAMPLE) and face["confidence"] == face["probabilities"][face["label"]]
     assert face["box"] == [177, 66, 95, 95]
     assert face["label"] in CLASSES and list(face["probabilities"]) == list(CLASSES)
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
@@ -121,9 +121,15 @@ def test_predict_video_every_2(tiny_checkpoint, face_video, tmp_path):
     out = tmp_path / "out"
     result = predict(path, "--model", tiny_checkpoint, "--json", "--every", 2, "--out", out)
     assert result.exit_code == 0, result.output
-    faces = json_lines(result)
+    *faces, summary = json_lines(result)
     assert [f["frame"] for f in faces] == [0, 2, 4, 6]
     assert all(f["file"] == str(path) and len(f["box"]) == 4 for f in faces)
+    assert list(faces[0]) == ["file", "frame", "box", "label", "confidence", "probabilities",
+                              "time_s", "track", "raw_probabilities"]
+    assert [f["time_s"] for f in faces] == [0.0, 0.2, 0.4, 0.6]  # 10 frames/s
+    assert {f["track"] for f in faces} == {1}
+    assert summary["file"] == str(path) and summary["frames"] == 4 and summary["tracks"][0]["frames"] == 4
+    assert summary["tracks"][0]["time_in_view_s"] == pytest.approx(0.8)
     cap = cv2.VideoCapture(str(out / "face.avi"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     cap.release()
