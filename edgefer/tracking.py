@@ -6,12 +6,14 @@ Kalman filter and dependencies for what here is a handful of faces, boxes that a
 followed frame to frame between full scans, and one rule to get right, the gap):
 
 - A box followed from the previous frame (``links``) keeps that box's track.
-- A box from a full scan is matched to the live tracks by a minimum-cost assignment
-  (Hungarian, ``scipy.optimize.linear_sum_assignment``) on the distance between its centre and
+- A box from a full scan is matched to the live tracks on the distance between its centre and
   each track's predicted centre (last centre plus velocity times the time since), in units of
   the face's side. A match must be near (:data:`GATE` sides, plus :data:`GATE_PER_S` per second
-  unseen) and of similar size (:data:`SIZE_RATIO`); the assignment is over all pairs at once,
-  so two faces that pass close each keep their own track.
+  unseen) and of similar size (:data:`SIZE_RATIO`). Pairs are taken closest first over all
+  boxes and tracks at once (greedy assignment, as in SORT-style trackers; for a few faces it
+  agrees with the Hungarian optimum whenever each face is nearer its own prediction than any
+  other face is, and it avoids importing scipy.optimize, a second or more at start), so two
+  faces that pass close each keep their own track.
 - A track not seen for more than ``max_gap_s`` seconds ends; a face seen again later gets a
   new id.
 
@@ -95,8 +97,10 @@ class FaceTracker:
         time_s : the frame's time; must not go backwards.
         links : optional, per box the id of the track it was followed from (or None).
         """
-        probabilities = np.asarray(probabilities, np.float64).reshape(len(boxes), -1)
         self._expire(time_s)
+        if not len(boxes):
+            return []
+        probabilities = np.asarray(probabilities, np.float64).reshape(len(boxes), -1)
         boxes = [np.asarray(b, np.float64) for b in boxes]
         ids: list[int | None] = list(links) if links is not None else [None] * len(boxes)
         if len(ids) != len(boxes):
@@ -122,8 +126,7 @@ class FaceTracker:
         """(index into boxes, track) pairs of the minimum-cost assignment within the gates."""
         if not boxes or not tracks:
             return []
-        from scipy.optimize import linear_sum_assignment
-        cost = np.full((len(boxes), len(tracks)), 1e6)
+        cost = np.full((len(boxes), len(tracks)), np.inf)
         gate = np.empty(len(tracks))
         for j, t in enumerate(tracks):
             pred = t.predicted(time_s)
@@ -135,8 +138,16 @@ class FaceTracker:
                 d = np.linalg.norm(b[:2] + b[2:] / 2 - pred) / max(side_b, side_t)
                 if d <= gate[j]:
                     cost[i, j] = d
-        rows, cols = linear_sum_assignment(cost)
-        return [(i, tracks[j]) for i, j in zip(rows, cols) if cost[i, j] <= gate[j]]
+        pairs, used_b, used_t = [], set(), set()
+        for flat in np.argsort(cost, axis=None, kind="stable"):
+            i, j = divmod(int(flat), len(tracks))
+            if not np.isfinite(cost[i, j]):
+                break
+            if i not in used_b and j not in used_t:
+                pairs.append((i, tracks[j]))
+                used_b.add(i)
+                used_t.add(j)
+        return pairs
 
     def _continue(self, tid: int | None, box: np.ndarray, time_s: float) -> Track:
         if tid is None:
