@@ -156,3 +156,34 @@ def test_predict_needs_input_and_known_model(tmp_path):
     assert "give at least one INPUT" in runner.invoke(app, ["predict"]).stderr
     result = predict(EXAMPLE, "--model", "no_such_model", "--out", tmp_path)
     assert result.exit_code == 1 and "'no_such_model' is neither a model file nor a shipped model" in result.stderr
+
+
+def test_predict_out_equal_to_input_folder_is_named(tiny_checkpoint, tmp_path):
+    """--out equal to an input folder is an error that says so, not 'no images or videos'."""
+    shutil.copy(EXAMPLE, tmp_path / "a.jpg")
+    result = predict(tmp_path, "--model", tiny_checkpoint, "--out", tmp_path)
+    assert result.exit_code == 1
+    assert f"error: {tmp_path}: is the --out folder" in result.stderr and "choose another --out" in result.stderr
+    assert "no images or videos" not in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
+def test_predict_closed_stdout_ends_quietly_and_keeps_writing(tiny_checkpoint, tmp_path):
+    """`predict FOLDER --json | head -1`: exit 0, no error on stderr, and every annotated copy still written."""
+    import os
+    import subprocess
+    import sys
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(EXAMPLE, folder / f"a{i}.jpg")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "predict", str(folder), "--json", "--model",
+                             str(tiny_checkpoint), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like head -1: the reader goes away while files remain
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert json.loads(first)["file"].endswith(".jpg")
+    assert "Broken pipe" not in err and "Error" not in err
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == [f"a{i}.jpg" for i in range(6)]
