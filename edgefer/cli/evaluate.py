@@ -17,7 +17,8 @@ def evaluate(
     model: Optional[str] = typer.Option(None, "--model", help="Checkpoint path or shipped model name (default: the shipped model)."),
     split: str = typer.Option("privatetest", "--split", help="Split to evaluate."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Override format detection."),
-    detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="Find the largest Haar face first (default: only for whole photos)."),
+    detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="Find the largest face first (default: only for whole photos)."),
+    detector: str = typer.Option("haar", "--detector", help="Face detector for whole photos: haar (the paper's) or mtcnn."),
     labels: str = typer.Option("dataset", "--labels", help="dataset, or ferplus (FER+ crowd majority)."),
     twins: bool = typer.Option(True, "--twins/--no-twins", help="For FER-2013 test splits, also report accuracy without images that have an identical twin in Training."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -31,7 +32,7 @@ def evaluate(
     from edgefer.results import provenance, write_json
 
     try:
-        rec = Recognizer(model)
+        rec = Recognizer(model, detector=detector)
     except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
     ds = load_split(data, split, fmt)
@@ -42,7 +43,7 @@ def evaluate(
         report = run(rec, ds, detect=detect, labels=labels, exclude=exclude, progress=not as_json)
     except ValueError as exc:
         fail(str(exc))
-    report["provenance"] = provenance(data=str(data), split=split)
+    report["provenance"] = provenance(data=str(data), split=split, detector=getattr(rec.detector, "name", "custom"))
     if out is not None:
         write_json(out / "metrics.json", report)
         plot_confusion(report["confusion"], out / "confusion.png",

@@ -40,12 +40,12 @@ THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
 """Scale step of the image pyramid (about 1/sqrt(2); facenet-pytorch's default)."""
 
-BOX_TO_HAAR = (0.0, 0.06, 1.12)
+BOX_TO_HAAR = (0.0, -0.02, 0.926)
 """(dx, dy, side) that map an MTCNN box to the square box Haar would give the same face, as
 fractions of the MTCNN box's larger side: centre shifted by (dx, dy), side scaled by ``side``.
 The classifiers were trained and evaluated on Haar-framed crops, so detections are reframed
-the same way; fit as the medians over LFW photos where both detectors found the face
-(``benchmarks/detectors.py --calibrate``; docs/detectors.md)."""
+the same way; the medians over the 791 of 800 random LFW photos where both detectors found
+the same face (``benchmarks/detectors.py --calibrate --photos 800``; docs/detectors.md)."""
 
 
 class PNet(nn.Module):
@@ -173,7 +173,8 @@ class MTCNNFaceDetector:
     @property
     def params(self) -> tuple:
         """What changes the boxes (a cache key for detected data sets)."""
-        return ("mtcnn", self.min_size, self.thresholds, self.max_side, self.haar_frame)
+        return ("mtcnn", self.min_size, self.thresholds, self.max_side,
+                BOX_TO_HAAR if self.haar_frame else None)
 
     def __repr__(self) -> str:
         return (f"MTCNNFaceDetector(min_size={self.min_size}, thresholds={self.thresholds}, "

@@ -1,0 +1,14 @@
+"""The two-face 640x480 test clip of tests/conftest.py, for benchmarks (no pytest needed)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest  # noqa: F401  (conftest imports it)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def write_clip(path) -> None:
+    from conftest import write_two_face_clip
+    write_two_face_clip(path, "gap")
