@@ -10,10 +10,9 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail
+from edgefer.cli._options import DEFAULT_DETECTOR, DETECTOR_HELP
 from edgefer.cli.main import app
 
-DEFAULT_DETECTOR = "haar"
-"""Face detector of ``predict`` and ``serve`` (docs/detectors.md says how it was chosen)."""
 DEFAULT_SMOOTH_S = 0.5
 """Default of --smooth (edgefer.video.DEFAULT_SMOOTH_S; repeated here so --help needs no import)."""
 
@@ -32,7 +31,7 @@ class _Job:
 def predict(
     inputs: Optional[list[Path]] = typer.Argument(None, help="Images (jpg, png, bmp, tiff, webp), folders (searched recursively) and videos (mp4, avi).", metavar="INPUT", show_default=False),
     model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or checkpoint path (default: the shipped model)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="Face detector: haar (OpenCV's frontal cascade) or mtcnn (finds turned and partly hidden faces; docs/detectors.md)."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help=DETECTOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per face per line (video: then one summary line per video)."),
     out: Path = typer.Option(Path("edgefer-out"), "--out", help="Folder for the annotated copies (and each video's timeline CSV and plot)."),
     every: int = typer.Option(1, "--every", min=1, help="In videos and from the camera, use every N-th frame."),

@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail
+from edgefer.cli._options import DEFAULT_DETECTOR, DETECTOR_HELP
 from edgefer.cli.main import app
 
 
@@ -14,6 +15,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
     model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or checkpoint path (default: the shipped model)."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help=DETECTOR_HELP),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.001, help="Largest accepted image file, MiB."),
 ) -> None:
     """Serve the web page (upload, drop or webcam photo; faces boxed with probabilities) and /api/predict."""
@@ -27,11 +29,12 @@ def serve(
     import torch
 
     from edgefer.errors import CheckpointError
+    from edgefer.recognize import Recognizer
     # Requests are answered one at a time, each a few face crops: one torch thread is fastest
     # (see edgefer predict) and leaves the other cores to uvicorn and image decoding.
     torch.set_num_threads(1)
     try:
-        web = create_app(model, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+        web = create_app(Recognizer(model, detector=detector), max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     except (OSError, ValueError, CheckpointError) as exc:
         fail(str(exc))
     if host not in ("127.0.0.1", "localhost", "::1"):

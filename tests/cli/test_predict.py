@@ -187,3 +187,27 @@ def test_predict_closed_stdout_ends_quietly_and_keeps_writing(tiny_checkpoint, t
     assert json.loads(first)["file"].endswith(".jpg")
     assert "Broken pipe" not in err and "Error" not in err
     assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == [f"a{i}.jpg" for i in range(6)]
+
+
+def test_predict_detector_option(tiny_checkpoint, tmp_path):
+    """--detector mtcnn finds the example's face near Haar's box; an unknown detector is a clear error."""
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--detector", "mtcnn", "--json", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    (face,) = json_lines(result)
+    x, y, w, h = face["box"]
+    assert abs(x + w / 2 - 224) < 12 and abs(y + h / 2 - 113) < 12 and 80 < w < 120
+    bad = predict(EXAMPLE, "--model", tiny_checkpoint, "--detector", "yolo", "--out", tmp_path / "p")
+    assert bad.exit_code == 1 and "unknown face detector 'yolo'; choose one of: haar, mtcnn" in bad.stderr
+
+
+def test_serve_passes_detector_to_the_app(tiny_checkpoint, monkeypatch):
+    """`edgefer serve --detector mtcnn` builds the app on a Recognizer that uses MTCNN."""
+    import uvicorn
+
+    import edgefer.web
+    seen = {}
+    monkeypatch.setattr(edgefer.web, "create_app", lambda rec, **kw: seen.setdefault("rec", rec))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    result = runner.invoke(app, ["serve", "--model", str(tiny_checkpoint), "--detector", "mtcnn"])
+    assert result.exit_code == 0, result.output
+    assert seen["rec"].detector.name == "mtcnn"
