@@ -318,7 +318,6 @@ def _run_stream(vr, frames, source: str, *, writer, as_json: bool, total=None, f
 def _finish_stream(source, output: Path | None, timeline, n_frames: int, as_json: bool,
                    what: str = "annotated video") -> None:
     """Write the timeline CSV and plot beside ``output``; print the per-track summary."""
-    from edgefer.cli._common import print_json
     from edgefer.timeline import format_summary
 
     if not timeline.rows:
@@ -390,7 +389,10 @@ def _run_camera(rec, webcam: str, *, out: Path, overwrite: bool, every: int, as_
     finally:
         frames.close()
     _err(f"{source}: stopped after {n} frames")
-    _finish_stream(source, output, timeline, n, as_json, what="")
+    try:
+        _finish_stream(source, output, timeline, n, as_json, what="")
+    except OSError as exc:
+        fail(f"{source}: cannot write the timeline under {out}: {exc}")
 
 
 def _quit_typed() -> bool:
