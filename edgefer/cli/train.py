@@ -32,6 +32,8 @@ def train(
     label_smoothing: float = opt.LABEL_SMOOTHING,
     soft_labels: float = typer.Option(0.0, "--soft-labels", help="Weight of soft targets in the targets: FER+ vote distributions, or --teacher's probabilities."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil: a shipped model's name or a model file whose probabilities on the training images are the soft targets (weight --soft-labels, default 0.5 with a teacher)."),
+    ferplus: float = typer.Option(0.0, "--ferplus", help="With --teacher: share of FER+ crowd votes in the soft targets, the rest the teacher's probabilities (the teacher's alone for images without a FER+ vote; needs ferplus.csv beside the data)."),
+    val_labels: str = typer.Option("dataset", "--val-labels", help="Labels that choose the best epoch on the validation split: dataset (its own) or ferplus (FER+ crowd majority; images without one left out)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this model's weights and preprocessing instead of random ones: an edgefer checkpoint (.pt) or a model `edgefer export` wrote (.onnx, float or int8; batch norms are rebuilt and re-estimated on training images). Same --model and --arg as the file's."),
     augment: str = opt.AUGMENT,
     precision: str = opt.PRECISION,
@@ -58,7 +60,7 @@ def train(
     cfg = train_config(model, model_arg, input_size, equalize=equalize, loss=loss, batch_size=batch_size,
                        epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
                        warmup_epochs=warmup, label_smoothing=label_smoothing, soft_labels=soft_labels,
-                       augment=augment, teacher=_teacher_id(teacher_path) if teacher_path else "",
+                       ferplus=ferplus, val_labels=val_labels, augment=augment, teacher=_teacher_id(teacher_path) if teacher_path else "",
                        init=_init_id(init) if init is not None else "",
                        precision=precision, seed=seed, device=device, checkpoint_every=checkpoint_every,
                        max_steps=max_steps)
@@ -68,9 +70,16 @@ def train(
     val_ds = None if (val_split or "none") == "none" else load_split(data, val_split, fmt)
     train_px, _ = decode_pixels(train_ds, spec)
     val_px, val_y = (None, None) if val_ds is None else (decode_pixels(val_ds, spec)[0], val_ds.labels)
+    if val_ds is not None and cfg.val_labels == "ferplus":
+        val_px, val_y = _ferplus_majority(val_ds, val_px, val_split)
     soft = train_ds.soft_labels
+    if cfg.ferplus > 0 and not teacher_path:
+        fail("--ferplus mixes FER+ votes with a teacher's probabilities: give --teacher too "
+             "(without one, --soft-labels weighs the FER+ votes themselves)")
     if teacher_path:
         soft = _teacher_targets(teacher_path, train_ds, out, resume=resume)
+        if cfg.ferplus > 0:
+            soft = _mix_ferplus(soft, train_ds, cfg.ferplus, data)
     try:
         result = fit(cfg, train_px, train_ds.labels, val_pixels=val_px, val_labels=val_y,
                      soft_targets=soft, out_dir=out, resume=resume, progress=True,
@@ -87,6 +96,28 @@ def train(
         best = result["best_val_accuracy"]
         typer.echo((f"best validation accuracy {best:.4f}; " if best >= 0 else "no validation split; ")
                    + f"model saved to {result['best']}")
+
+
+def _ferplus_majority(val_ds, val_px, val_split):
+    """Validation pixels and FER+ majority labels, for the images that have one."""
+    import numpy as np
+    if val_ds.soft_labels is None:
+        fail(f"--val-labels ferplus: split {val_split!r} has no FER+ votes (ferplus.csv not found beside the data)")
+    keep = ~np.isnan(val_ds.soft_labels[:, 0])
+    return val_px[keep], np.nan_to_num(val_ds.soft_labels[keep]).argmax(1)
+
+
+def _mix_ferplus(teacher_probs, train_ds, share: float, data: Path):
+    """``share`` of FER+'s vote distribution and the rest the teacher's probabilities, per image;
+    the teacher's alone where an image has no FER+ vote among the seven classes."""
+    import numpy as np
+    if train_ds.soft_labels is None:
+        fail(f"--ferplus: {data} has no FER+ votes (ferplus.csv or fer2013new.csv beside the data)")
+    votes = train_ds.soft_labels
+    has = ~np.isnan(votes[:, 0])
+    mixed = teacher_probs.astype(np.float32).copy()
+    mixed[has] = share * votes[has] + (1 - share) * teacher_probs[has]
+    return mixed
 
 
 def _teacher_path(teacher: str) -> Path:

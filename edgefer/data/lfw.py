@@ -25,6 +25,7 @@ no photo; an unreadable photo raises ImageReadError naming it when the item is u
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import os
 import re
@@ -43,6 +44,18 @@ LEGEND = "legend.csv"
 PHOTOS = "lfw-deepfunneled"
 LFW_NAME = re.compile(r"^(?P<person>.+)_\d{4}\.jpg$")
 """An LFW file name: ``<Person_Name>_NNNN.jpg``."""
+
+HALVES = ("choose", "report")
+"""LFW split by person into two halves (:func:`lfw_half`): models are *chosen* on one and
+*reported* on the other, so that a reported LFW score was not selected for."""
+
+
+def lfw_half(person: str) -> str:
+    """The half of LFW that holds every photo of ``person`` (the folder name, e.g.
+    ``Aaron_Eckhart``): ``"choose"`` when the first byte of the SHA-256 of the name's UTF-8 bytes
+    is even, else ``"report"``. A fixed rule: no photo of one person is in both halves."""
+    return HALVES[hashlib.sha256(person.encode("utf-8")).digest()[0] % 2]
+
 
 SKIP_NOT_LFW = "legend row is not an LFW photo"
 SKIP_MISSING = f"LFW photo missing from {PHOTOS}/"
@@ -126,11 +139,19 @@ def index_lfw(root: str | os.PathLike) -> FileIndex:
 def read_lfw(root: str | os.PathLike, *, split: str | None = None) -> dict[str, FaceDataset]:
     """LFW with expression labels as ``{"all": FaceDataset}``, its images a lazy :class:`LazyImages`.
 
-    ``split`` may only be ``"all"`` (ValueError otherwise). See :func:`index_lfw`.
+    ``split`` may be ``"all"`` (the default), or one of :data:`HALVES`, ``"choose"`` or
+    ``"report"`` (the photos of the persons :func:`lfw_half` puts there; returned as
+    ``{split: FaceDataset}``); ValueError otherwise. See :func:`index_lfw`.
     """
+    if split is not None and split not in ("all", *HALVES):
+        raise ValueError(f"unknown split {split!r}; available: all, {', '.join(HALVES)}")
     index = index_lfw(root)
-    sel = index.select(split)
-    return {"all": FaceDataset(
+    sel = index.select(None)
+    name = "all"
+    if split in HALVES:
+        sel = np.asarray([i for i in sel if lfw_half(Path(index.files[i]).parent.name) == split], np.int64)
+        name = split
+    return {name: FaceDataset(
         images=LazyImages([index.files[i] for i in sel]), labels=index.labels[sel],
-        sources=[index.files[i] for i in sel], split="all", needs_detection=True,
+        sources=[index.files[i] for i in sel], split=name, needs_detection=True,
         skipped=dict(index.skipped))}

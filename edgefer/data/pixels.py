@@ -34,8 +34,7 @@ def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None
                 and ds.images.shape[1:] == (size, size) and not spec.equalize:
             return ds.images.copy(), {}
         return spec.crops(_iter_progress(ds.images, progress, "preprocess")), {}
-    key = hashlib.sha1(repr((sorted(spec.to_dict().items()), ds.sources,
-                             getattr(detector, "params", None))).encode()).hexdigest()[:16]
+    key = detection_cache_key(ds.sources, spec, detector)
     folder = cache_dir()
     path = folder / f"detected-{key}.npz" if folder is not None else None
     if path is not None and path.exists():
@@ -60,6 +59,14 @@ def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None
         np.savez(tmp, pixels=out, no_face=no_face)
         os.replace(tmp, path)
     return out, {"no_face": no_face}
+
+
+def detection_cache_key(sources, spec: PreprocessSpec, detector=None) -> str:
+    """What detected model pixels depend on: the preprocessing, the photos (by real path, so that
+    ``../shared/datasets/lfw`` and its absolute path share one entry) and the detector's settings."""
+    real = [os.path.realpath(s) for s in sources]
+    return hashlib.sha1(repr((sorted(spec.to_dict().items()), real,
+                              getattr(detector, "params", None))).encode()).hexdigest()[:16]
 
 
 class _Progress:

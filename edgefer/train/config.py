@@ -13,6 +13,10 @@ class TrainConfig:
     distributions mixed into the targets (0 = the data set's labels only): FER+ crowd votes, or,
     when ``teacher`` names a model, that model's probabilities (knowledge distillation). ``precision``:
     ``bf16`` autocast (fast on CPUs with AVX-512 BF16 / AMX and on CUDA) or ``fp32``.
+    ``ferplus``: with a ``teacher``, the share of FER+ crowd votes in the soft targets (the rest
+    the teacher's probabilities; the teacher's alone for images without a FER+ vote).
+    ``val_labels``: which labels choose the best epoch: ``dataset`` or ``ferplus`` (FER+'s
+    majority among the seven classes; validation images without one are left out).
     ``init``: the file the weights started from (``--init``; empty: random initialization).
     ``checkpoint_every``: also checkpoint every N iterations inside an epoch (0 = epoch ends only).
     """
@@ -33,6 +37,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     soft_labels: float = 0.0
     teacher: str = ""
+    ferplus: float = 0.0
+    val_labels: str = "dataset"
     init: str = ""
     augment: str = "none"
     precision: str = "fp32"
@@ -59,6 +65,8 @@ class TrainConfig:
             (self.epochs > 0, f"`epochs` must be positive; got {self.epochs}"),
             (self.lr > 0, f"`lr` must be positive; got {self.lr}"),
             (0 <= self.soft_labels <= 1, f"`soft_labels` must be in [0, 1]; got {self.soft_labels}"),
+            (0 <= self.ferplus <= 1, f"`ferplus` must be in [0, 1]; got {self.ferplus}"),
+            (self.val_labels in ("dataset", "ferplus"), f"`val_labels` must be 'dataset' or 'ferplus'; got {self.val_labels!r}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -96,7 +96,7 @@ def test_train_and_cv_share_the_recipe_options():
         return {o: p.default for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
 
     train, cv = options("train"), options("cv")
-    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--checkpoint-every"}  # train's alone
+    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--ferplus", "--val-labels", "--checkpoint-every"}  # train's alone
     shared = set(train) - own
     assert shared <= set(cv), sorted(shared - set(cv))
     assert {o: train[o] for o in shared if o != "--out"} == {o: cv[o] for o in shared if o != "--out"}
@@ -165,3 +165,58 @@ def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
                             "--teacher", str(tmp_path / "nope.pt")])
     assert r.exit_code != 0 and "--teacher" in r.output and "nope.pt" in r.output
     assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def _with_ferplus(tiny_fer, tmp_path):
+    """A copy of ``tiny_fer`` whose ferplus.csv gives every image 6 surprise and 4 neutral votes,
+    except the first training image (no vote among the seven: all 'unknown')."""
+    import shutil
+    root = tmp_path / "fer"
+    shutil.copytree(tiny_fer, root)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    lines = ["file,ferplus_image,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+    first_train = next(f for f in files if f.startswith("train/"))
+    for i, f in enumerate(files):
+        votes = "0,0,0,0,0,0,0,0,10,0" if f == first_train else "4,0,6,0,0,0,0,0,0,0"
+        lines.append(f"{f},fer{i:07d}.png,{votes}")
+    (root / "ferplus.csv").write_text("\n".join(lines) + "\n")
+    return root, first_train
+
+
+def test_train_mixes_ferplus_votes_with_the_teacher(tiny_fer, tmp_path):
+    """--ferplus F: soft targets are F x FER+ votes + (1 - F) x the teacher's probabilities, the
+    teacher's alone for an image without a FER+ vote; --val-labels ferplus chooses the epoch on
+    FER+'s majority (surprise here, so the toy model scores 0 on it) and both are recorded."""
+    data, _ = _with_ferplus(tiny_fer, tmp_path)
+    base = ["train", "--data", str(data), "--model", "fernet_small", "--arg", "fusion=none",
+            "--batch-size", "16", "--lr", "0.05", "--epochs", "1"]
+    teacher = tmp_path / "teacher"
+    assert runner.invoke(app, base + ["--out", str(teacher)]).exit_code == 0
+    pure, mixed = tmp_path / "pure", tmp_path / "mixed"
+    r = runner.invoke(app, base + ["--out", str(pure), "--teacher", str(teacher / "last.pt")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, base + ["--out", str(mixed), "--teacher", str(teacher / "last.pt"),
+                                   "--ferplus", "0.5", "--val-labels", "ferplus", "--json"])
+    assert r.exit_code == 0, r.output
+    t = np.load(pure / "teacher_targets.npy")
+    from edgefer.data.load import load_dataset
+    ds = load_dataset(data, split="train")
+    votes = ds.soft_labels
+    has = ~np.isnan(votes[:, 0])
+    assert (~has).sum() == 1 and votes[has][0].tolist() == pytest.approx([0, 0, 0, 0, 0, 0.6, 0.4])
+    from edgefer.cli.train import _mix_ferplus
+    m = _mix_ferplus(t, ds, 0.5, data)
+    np.testing.assert_allclose(m[has], 0.5 * votes[has] + 0.5 * t[has], atol=1e-6)
+    np.testing.assert_allclose(m[~has], t[~has], atol=1e-6)
+    cfg = json.loads((mixed / "config.json").read_text())
+    hist = json.loads((mixed / "history.json").read_text())
+    assert hist[-1]["val_accuracy"] == 0.0  # FER+ says surprise; the toy model says happy or sad
+    assert cfg["ferplus"] == 0.5 and cfg["val_labels"] == "ferplus"
+
+
+def test_train_ferplus_without_teacher_is_clear(tiny_fer, tmp_path):
+    """--ferplus without --teacher is refused with a message that says what to use instead."""
+    data, _ = _with_ferplus(tiny_fer, tmp_path)
+    r = runner.invoke(app, ["train", "--data", str(data), "--model", "fernet_small", "--epochs", "1",
+                            "--ferplus", "0.5", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "--ferplus" in r.output and "--teacher" in r.output

@@ -78,3 +78,57 @@ def test_index_lfw_bad_legend_header_raises(lfw_root):
     (lfw_root / "legend.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match=r"legend.csv: expected columns user.id,image,emotion; got a, b"):
         index_lfw(lfw_root)
+
+
+def test_lfw_half_is_a_fixed_rule_by_person():
+    """The halves come from the SHA-256 of the person's name: fixed, and one person in one half."""
+    import hashlib
+
+    from edgefer.data.lfw import HALVES, lfw_half
+    for person in ("Ann_Lee", "Bob", "Dee", "George_W_Bush", "Zoë_Ünicode"):
+        first = hashlib.sha256(person.encode("utf-8")).digest()[0]
+        assert lfw_half(person) == ("choose" if first % 2 == 0 else "report")
+        assert lfw_half(person) in HALVES
+
+
+def test_read_lfw_halves_split_by_person(lfw_root):
+    """``choose`` and ``report`` partition ``all`` by person; an unknown split names the available ones."""
+    from pathlib import Path
+
+    from edgefer.data.lfw import lfw_half
+    whole = read_lfw(lfw_root)["all"]
+    parts = {h: read_lfw(lfw_root, split=h)[h] for h in ("choose", "report")}
+    assert sorted(parts["choose"].sources + parts["report"].sources) == sorted(whole.sources)
+    for h, ds in parts.items():
+        assert ds.split == h and ds.needs_detection
+        assert all(lfw_half(Path(s).parent.name) == h for s in ds.sources)
+        assert len(ds.labels) == len(ds.sources)
+    with pytest.raises(ValueError, match="available: all, choose, report"):
+        read_lfw(lfw_root, split="train")
+
+
+def test_detection_cache_is_shared_by_relative_and_absolute_paths(lfw_root, monkeypatch, tmp_path):
+    """Detected pixels are cached by the photos' real paths: reading LFW through a relative path
+    after an absolute one finds the cached result instead of detecting every face again."""
+    import os
+
+    from edgefer.data import pixels as px
+    from edgefer.preprocess.spec import PreprocessSpec
+    monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path / "cache"))
+    spec = PreprocessSpec(input_size=48, equalize=True)
+    absolute = read_lfw(lfw_root)["all"]
+    monkeypatch.chdir(lfw_root.parent)
+    relative = read_lfw(os.path.relpath(lfw_root))["all"]
+    assert absolute.sources != relative.sources
+    assert px.detection_cache_key(absolute.sources, spec) == px.detection_cache_key(relative.sources, spec)
+    first, counts = px.dataset_pixels(absolute, spec, detect=True)
+
+    class Refuse:
+        params = None
+
+        def detect(self, image):
+            raise AssertionError("detected again instead of using the cache")
+    monkeypatch.setattr("edgefer.preprocess.detect.HaarFaceDetector", lambda *a, **k: Refuse())
+    again, counts2 = px.dataset_pixels(relative, spec, detect=True)
+    np.testing.assert_array_equal(first, again)
+    assert counts == counts2

@@ -25,3 +25,17 @@ def test_confusion_matrix_shape_mismatch():
     """Different lengths are refused with both shapes named."""
     with pytest.raises(ValueError, match=r"differ in shape: \(2,\) vs \(3,\)"):
         confusion_matrix([0, 1], [0, 1, 2])
+
+
+def test_balanced_accuracy_leaves_out_rare_classes():
+    """Mean recall over the classes with at least ``min_support`` items; the others are named out."""
+    from edgefer.evaluate.metrics import balanced_accuracy
+    y = np.array([3] * 60 + [6] * 50 + [1] * 5)
+    pred = np.array([3] * 30 + [6] * 30 + [6] * 50 + [0] * 5)
+    bacc, classes = balanced_accuracy(y, pred)
+    assert classes == ["happy", "neutral"]
+    assert bacc == pytest.approx((0.5 + 1.0) / 2)
+    assert np.isnan(balanced_accuracy(y[:10], pred[:10])[0])
+    report = classification_report(y, pred)
+    assert report["balanced_accuracy"] == pytest.approx(0.75)
+    assert report["balanced_accuracy_classes"] == ["happy", "neutral"]
