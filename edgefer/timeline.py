@@ -112,10 +112,11 @@ class Timeline:
             ax.set_ylim(0, 1)
             ax.set_ylabel(f"track {s['track']}")
             ax.grid(alpha=0.3)
+        axes[-1, 0].set_xlabel("time (s)")
         if not tracks:
             axes[0, 0].text(0.5, 0.5, "no face", ha="center", va="center", transform=axes[0, 0].transAxes)
-        axes[-1, 0].set_xlabel("time (s)")
-        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        else:
+            axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         fig.suptitle(title or "smoothed expression probabilities per track")
         fig.tight_layout()
         buf = io.BytesIO()
