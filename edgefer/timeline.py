@@ -103,12 +103,17 @@ class Timeline:
         tracks.sort(key=lambda s: s["track"])
         n = max(1, len(tracks))
         fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.8), sharex=True, squeeze=False)
+        frame_s = self._frame_s()
         for ax, s in zip(axes[:, 0], tracks):
             rows = [r for r in self.rows if r["track"] == s["track"]]
-            t = [r["time_s"] for r in rows]
+            t = np.array([r["time_s"] for r in rows], float)
+            # A gap (the face out of view) breaks the lines instead of bridging it.
+            breaks = np.nonzero(np.diff(t) > 1.5 * frame_s)[0] + 1 if frame_s else np.zeros(0, int)
             for c in CLASSES:
                 b, g, r_ = COLORS[c]
-                ax.plot(t, [r[c] for r in rows], color=(r_ / 255, g / 255, b / 255), lw=1.4, label=c)
+                v = np.array([r[c] for r in rows], float)
+                ax.plot(np.insert(t, breaks, np.nan), np.insert(v, breaks, np.nan),
+                        color=(r_ / 255, g / 255, b / 255), lw=1.4, label=c)
             ax.set_ylim(0, 1)
             ax.set_ylabel(f"track {s['track']}")
             ax.grid(alpha=0.3)
