@@ -21,7 +21,7 @@ import time
 import torch
 from torch import nn
 
-from edgefer.preprocess.torch_ops import KirschFusion, kirsch_fuse
+from edgefer.models.layers import KirschFusion, kirsch_fuse
 
 
 def make_net(size: int, fuse: bool) -> nn.Sequential:

@@ -177,7 +177,7 @@ def main() -> None:
     data = list(scenes(args.scenes))
     n_true = sum(len(t) for _, t in data)
     frames = [s for s, _ in data[:20]]  # ms per frame: detectors as the photo path runs them (full size)
-    from tests_clip import write_clip  # noqa: E402  (benchmarks/tests_clip.py)
+    from tests_clip import write_clip  # benchmarks/tests_clip.py
     clip = Path("/tmp") / f"edgefer-bench-{np.random.default_rng().integers(1 << 30)}.avi"
     write_clip(clip)
     out = {"scenes": args.scenes, "faces": n_true, "detectors": {}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -132,11 +133,18 @@ def recognizer_speed(recognizer, *, batch: int = 256, repeats: int = 5, frames: 
     return out
 
 
+BENCH_FACE = Path(__file__).resolve().parent / "examples" / "astronaut-face.webp"
+"""The face the video benchmark moves about: rows 20-219, columns 130-329 of scikit-image's
+astronaut photo (NASA, public domain; ``examples/README.md``), stored losslessly (WebP), so the
+package needs no scikit-image to time it."""
+
+
 def synthetic_video(n: int = 90) -> list[np.ndarray]:
-    """n BGR 640x480 frames with one real face (skimage's astronaut, public domain) drifting."""
+    """n BGR 640x480 frames with one real face (:data:`BENCH_FACE`) drifting."""
     import cv2
-    from skimage import data as skdata
-    face = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[20:220, 130:330]
+    face = cv2.imread(str(BENCH_FACE), cv2.IMREAD_COLOR)
+    if face is None:
+        raise FileNotFoundError(f"{BENCH_FACE}: the benchmark's face image is missing or unreadable")
     frames = []
     for i in range(n):
         f = np.full((480, 640, 3), 110, np.uint8)

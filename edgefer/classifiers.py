@@ -4,7 +4,7 @@ Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probab
 
 * ``.pt``: a checkpoint written by ``edgefer train`` (:class:`TorchClassifier`; loaded with
   ``weights_only=True``).
-* ``.onnx``: a graph written by ``edgefer export`` (:class:`~edgefer.export.OnnxClassifier`,
+* ``.onnx``: a graph written by ``edgefer export`` (:class:`~edgefer.runtime.OnnxClassifier`,
   float or int8).
 * ``.json``: an *ensemble manifest* (:class:`EnsembleClassifier`): member files beside it whose
   probabilities are averaged, optionally over test-time views of the face (:data:`TTA_VIEWS`:
@@ -16,7 +16,9 @@ Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probab
        "scores": {...}, "description": "..."}
 
   Members are ``.pt`` or ``.onnx`` files named relative to the manifest's folder, and all must
-  share one preprocessing spec.
+  share one preprocessing spec. Each must resolve (symbolic links followed) inside the
+  manifest's own folder or the package's weights folder: a manifest of shipped members is
+  placed in ``edgefer/weights`` or beside copies of them; ``"version"`` must be 1.
 """
 from __future__ import annotations
 
@@ -30,10 +32,15 @@ import torch
 from edgefer.labels import CLASSES
 from edgefer.preprocess.spec import PreprocessSpec
 
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+"""The package's shipped models (and the only folder besides its own that a manifest may name members in)."""
+
 MODEL_SUFFIXES = (".json", ".onnx", ".pt")
 """Model file kinds, in the order a shipped model's name is looked up."""
 
 ENSEMBLE_FORMAT = "edgefer-ensemble"
+ENSEMBLE_VERSIONS = (1,)
+"""Manifest versions this edgefer reads; a manifest without one, or of another, is refused."""
 TTA_VIEWS = ("identity", "hflip", "zoom_in", "zoom_out", "zoom_in_hflip", "zoom_out_hflip")
 """Test-time views of a face: as is, mirrored left to right, zoomed in or out about its centre
 (:data:`ZOOMS`), and zoomed then mirrored."""
@@ -76,13 +83,21 @@ class TorchClassifier:
     path : a ``.pt`` checkpoint written by ``edgefer train``.
     device : torch device.
     batch_size : faces per forward pass.
+    eager_fusion : compute feature fusion in plain torch ops rather than the numba kernel
+        (:func:`~edgefer.models.set_eager_fusion`): as fast for a few faces at a time, with no
+        kernel to compile; the kernel is faster for large batches. Models without feature
+        fusion ignore it.
     """
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256):
-        from edgefer.train.checkpoint import load_checkpoint, model_from_checkpoint
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
+                 eager_fusion: bool = False):
+        from edgefer.checkpoint import load_checkpoint, model_from_checkpoint
+        from edgefer.models import set_eager_fusion
         self.path = Path(path)
         self.checkpoint = load_checkpoint(self.path)
-        self.model = model_from_checkpoint(self.checkpoint).to(device).eval()
+        model = set_eager_fusion(model_from_checkpoint(self.checkpoint), eager_fusion)
+        self.model = model.to(device).eval()
+        self.eager_fusion = bool(eager_fusion)
         self.spec = PreprocessSpec.from_dict(self.checkpoint["preprocess"])
         self.name = self.checkpoint["model_name"]
         self.device = device
@@ -117,6 +132,12 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not a JSON model manifest ({exc})") from None
     if not isinstance(m, dict) or m.get("format") != ENSEMBLE_FORMAT:
         raise ValueError(f"{path}: not an edgefer model manifest (\"format\" must be {ENSEMBLE_FORMAT!r})")
+    if "version" not in m:
+        raise ValueError(f"{path}: manifest has no \"version\"; this edgefer reads version "
+                         f"{', '.join(map(str, ENSEMBLE_VERSIONS))}")
+    if isinstance(m["version"], bool) or m["version"] not in ENSEMBLE_VERSIONS:
+        raise ValueError(f"{path}: unknown manifest version {m['version']!r}; this edgefer reads version "
+                         f"{', '.join(map(str, ENSEMBLE_VERSIONS))}")
     members = m.get("members")
     if not isinstance(members, list) or not members or not all(isinstance(x, str) for x in members):
         raise ValueError(f"{path}: \"members\" must be a non-empty list of model file names")
@@ -124,8 +145,12 @@ def read_manifest(path: str | os.PathLike) -> dict:
     if not isinstance(tta, list) or not tta or any(v not in TTA_VIEWS for v in tta):
         raise ValueError(f"{path}: \"tta\" must be a non-empty list of {', '.join(TTA_VIEWS)}; got {tta!r}")
     resolved = []
+    allowed = _member_folders(path)
     for name in members:
         p = (path.parent / name).resolve()
+        if Path(name).is_absolute() or not any(p.is_relative_to(folder) for folder in allowed):
+            raise ValueError(f"{path}: member {name!r} resolves to {p}, outside the manifest's folder "
+                             f"{allowed[0]} and the shipped weights; place the manifest beside its members")
         if p.suffix not in (".pt", ".onnx"):
             raise ValueError(f"{path}: member {name!r} must be a .pt or .onnx file")
         if not p.is_file():
@@ -134,20 +159,27 @@ def read_manifest(path: str | os.PathLike) -> dict:
     return {**m, "members": resolved, "tta": tta}
 
 
+def _member_folders(manifest: Path) -> list[Path]:
+    """Where a manifest's members may live (links resolved): its own folder and the package's
+    weights folder; a manifest is plain data and must not reach elsewhere on the disk."""
+    return [manifest.resolve().parent, WEIGHTS_DIR.resolve()]
+
+
 class EnsembleClassifier:
     """The mean probabilities of several models over test-time views (see the module's doc).
 
     Parameters
     ----------
     path : an ensemble manifest (``.json``).
-    device, batch_size, threads : passed to the members.
+    device, batch_size, threads, eager_fusion : passed to the members.
     """
 
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
-                 threads: int | None = None):
+                 threads: int | None = None, eager_fusion: bool = False):
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
-        self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads)
+        self.members = [_load_single(p, device=device, batch_size=batch_size, threads=threads,
+                                     eager_fusion=eager_fusion)
                         for p in self.manifest["members"]]
         _check_one_preprocessing(self.path, [m.spec.to_dict() for m in self.members])
         self.spec = self.members[0].spec
@@ -210,23 +242,29 @@ def describe(path: str | os.PathLike) -> dict:
         _check_one_preprocessing(path, [x["preprocess"] for x in members])
         return _ensemble_info(path, manifest, members)
     if path.suffix == ".onnx":
-        from edgefer.export import onnx_info
+        from edgefer.runtime import onnx_info
         return onnx_info(path)
-    from edgefer.train.checkpoint import load_checkpoint
+    from edgefer.checkpoint import load_checkpoint
     return _torch_info(path, load_checkpoint(path))
 
 
-def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None):
+def _load_single(path: Path, *, device: str, batch_size: int, threads: int | None, eager_fusion: bool):
     if path.suffix == ".onnx":
-        from edgefer.export import OnnxClassifier
+        from edgefer.runtime import OnnxClassifier
         return OnnxClassifier(path, batch_size=batch_size, threads=threads)
-    return TorchClassifier(path, device=device, batch_size=batch_size)
+    return TorchClassifier(path, device=device, batch_size=batch_size, eager_fusion=eager_fusion)
 
 
 def load_classifier(path: str | os.PathLike, *, device: str = "cpu", batch_size: int = 256,
-                    threads: int | None = None):
-    """The classifier of a model file, by its suffix: ``.json`` manifest, ``.onnx`` or ``.pt``."""
+                    threads: int | None = None, eager_fusion: bool = False):
+    """The classifier of a model file, by its suffix: ``.json`` manifest, ``.onnx`` or ``.pt``.
+
+    ``eager_fusion`` goes to the torch models (:class:`TorchClassifier`); ONNX models have their
+    fusion in the graph.
+    """
     path = Path(path)
     if path.suffix == ".json":
-        return EnsembleClassifier(path, device=device, batch_size=batch_size, threads=threads)
-    return _load_single(path, device=device, batch_size=batch_size, threads=threads)
+        return EnsembleClassifier(path, device=device, batch_size=batch_size, threads=threads,
+                                  eager_fusion=eager_fusion)
+    return _load_single(path, device=device, batch_size=batch_size, threads=threads,
+                        eager_fusion=eager_fusion)

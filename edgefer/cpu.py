@@ -101,6 +101,76 @@ def run_precision(run_dir: str | None = None) -> str:
     return "bf16" if native_bf16() else "fp32"
 
 
+LOCK_ENV = "EDGEFER_LOCK"
+DEFAULT_LOCK = "/tmp/edgefer-heavy.lock"
+
+
+def heavy_lock_path() -> Path | None:
+    """The one lock file that every heavy job (experiment units, training, benchmarks) takes, so
+    that two never share the cores: ``$EDGEFER_LOCK``, default ``/tmp/edgefer-heavy.lock``; None
+    when ``EDGEFER_LOCK`` is set empty (no locking, for tests)."""
+    import os
+    path = os.environ.get(LOCK_ENV, DEFAULT_LOCK)
+    return Path(path) if path else None
+
+
+class heavy_lock:  # noqa: N801 - used as a context manager, like open()
+    """Hold :func:`heavy_lock_path` (``flock``, exclusive) while the block runs.
+
+    Blocks until the lock is free, logging once who holds it (the holder writes its pid and
+    what it runs into the file). Re-entrant within one process: a unit that calls the
+    benchmark does not wait for itself. The same lock as ``flock "$EDGEFER_LOCK" CMD`` in the
+    shell scripts. Off Linux/BSD (no ``fcntl``) it does nothing.
+    """
+
+    _held = 0
+
+    def __init__(self, what: str = "") -> None:
+        self.what = what
+        self._file = None
+
+    def __enter__(self):
+        import logging
+        import os
+        path = heavy_lock_path()
+        if path is None or heavy_lock._held:
+            heavy_lock._held += 1
+            return self
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            heavy_lock._held += 1
+            return self
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            logging.getLogger(__name__).warning("waiting for %s, held by: %s", path,
+                                                f.read().strip() or "another process")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}: {self.what}\n")
+        f.flush()
+        self._file = f
+        heavy_lock._held += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        heavy_lock._held -= 1
+        if self._file is not None:
+            import fcntl
+            self._file.truncate(0)
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
 if __name__ == "__main__":
     import sys
-    print(run_precision(sys.argv[1] if len(sys.argv) > 1 else None))
+    if sys.argv[1:2] == ["lock"]:  # the lock file's path, for `flock` in the shell scripts
+        print(heavy_lock_path() or "")
+    else:
+        print(run_precision(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -14,5 +14,13 @@ class ImageReadError(DataError):
     """An image file is missing, unreadable, corrupt or too large."""
 
 
+class NotAnImageError(ImageReadError):
+    """The bytes are not an image in a format edgefer reads."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """The image declares more pixels than allowed; refused before decoding."""
+
+
 class CheckpointError(EdgeferError, ValueError):
     """A model checkpoint is missing, corrupt, or not a safe edgefer checkpoint."""

@@ -1,10 +1,12 @@
-"""Reading image files into uint8 arrays, with clear errors naming the file."""
+"""Reading image files into uint8 arrays, with clear errors naming the file; atomic writes."""
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import stat
+import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgefer.errors import ImageReadError
+from edgefer.errors import ImageReadError, ImageTooLargeError, NotAnImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 MAX_PIXELS = 50_000_000
@@ -113,31 +115,98 @@ def log_warnings(name, caught) -> None:
 
 
 def _decode(p: Path, *, gray: bool, max_pixels: int, caught: list) -> np.ndarray:
-    """``read_image`` once the file is known to be a non-empty regular file. PIL's warnings while
-    it reads the header and EXIF data go to ``caught``; the pixels are decoded outside the lock."""
+    """``read_image`` once the file is known to be a non-empty regular file."""
+    with open_image(p, name=p, max_pixels=max_pixels, caught=caught) as im:
+        return image_array(im, gray=gray, name=p, caught=caught)
+
+
+def decode_image(data: bytes, *, gray: bool = False, max_pixels: int = MAX_PIXELS,
+                 name: str = "upload") -> np.ndarray:
+    """Decode an image file's bytes (an upload, say) as :func:`read_image` decodes a file.
+
+    One policy for files and bytes: the same formats (:data:`IMAGE_FORMATS`), the same pixel
+    limit checked before decoding, EXIF orientation applied, any mode turned into uint8 BGR
+    (H, W, 3) or gray (H, W); PIL's warnings are logged as one line each naming ``name``.
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: empty, corrupt or truncated; :class:`NotAnImageError` for bytes that
+        are not an image edgefer reads, :class:`ImageTooLargeError` over ``max_pixels``.
+    """
+    caught: list[warnings.WarningMessage] = []
+    with open_image(data, name=name, max_pixels=max_pixels, caught=caught) as im:
+        image = image_array(im, gray=gray, name=name, caught=caught)
+    log_warnings(name, caught)
+    return image
+
+
+def open_image(source: str | os.PathLike | bytes, *, name, max_pixels: int = MAX_PIXELS,
+               caught: list | None = None) -> Image.Image:
+    """The PIL image of a file or of an image file's bytes: its header read and checked, its
+    pixels not yet decoded (a caller can size its memory by ``im.size`` first).
+
+    PIL's warnings while reading the header and EXIF data go to ``caught`` (dropped if None).
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: empty bytes, a corrupt header, no pixels; :class:`NotAnImageError`,
+        :class:`ImageTooLargeError` (over ``max_pixels``, refused before decoding).
+    """
+    caught = [] if caught is None else caught
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageReadError(f"{name}: empty file (0 bytes)")
+        source = io.BytesIO(source)
     try:
         with recorded_warnings(caught):
-            im = Image.open(p, formats=IMAGE_FORMATS)
-        with im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ImageReadError(f"{p}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
-                                     f"the limit of {max_pixels:,}; refused before decoding")
-            if w < 1 or h < 1:
-                raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
-            with recorded_warnings(caught):
-                im.getexif()  # parsed once, here; exif_transpose reuses it
-            im = ImageOps.exif_transpose(im)
-            return _pil_to_array(im, gray=gray)
-    except ImageReadError:
-        raise
+            im = Image.open(source, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{p}: image too large, refused before decoding ({exc})") from None
+        raise ImageTooLargeError(f"{name}: image too large, refused before decoding ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{p}: not an image edgefer reads (cannot identify image file; expected "
-                             "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{p}: corrupt or truncated image ({exc})") from None
+        raise NotAnImageError(f"{name}: not an image edgefer reads (cannot identify image file; expected "
+                              "JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM)") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes is the bytes' fault
+        raise ImageReadError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from None
+    w, h = im.size
+    try:
+        if w * h > max_pixels:
+            raise ImageTooLargeError(f"{name}: image too large: it declares {w}x{h} = {w * h:,} pixels, over "
+                                     f"the limit of {max_pixels:,}; refused before decoding")
+        if w < 1 or h < 1:
+            raise ImageReadError(f"{name}: image has no pixels ({w}x{h})")
+    except ImageReadError:
+        im.close()
+        raise
+    # Not im.getexif() here: for a PNG whose EXIF may follow the pixels it decodes the image.
+    return im
+
+
+def image_array(im: Image.Image, *, gray: bool = False, name="image", caught: list | None = None) -> np.ndarray:
+    """Decode an image from :func:`open_image`: uint8 BGR (H, W, 3) or gray (H, W), upright per
+    its EXIF orientation. The pixels are decoded outside the warnings lock, so images decode in
+    parallel; PIL's warnings about the EXIF data go to ``caught`` (dropped if None).
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``name``: corrupt or truncated image data.
+    """
+    caught = [] if caught is None else caught
+    try:
+        im.load()
+        with recorded_warnings(caught):
+            im.getexif()  # parsed once, here; exif_transpose reuses it
+        # in place: no copy of the decoded image when there is nothing to turn
+        ImageOps.exif_transpose(im, in_place=True)
+        return _pil_to_array(im, gray=gray)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes is the bytes' fault
+        raise ImageReadError(f"{name}: corrupt or truncated image ({type(exc).__name__}: {exc})") from None
 
 
 def _pil_to_array(im: Image.Image, *, gray: bool) -> np.ndarray:
@@ -167,3 +236,36 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     raise ValueError(f"`image` must be (H, W), (H, W, 3) or (H, W, 4); got shape {image.shape}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash or ``kill -9`` at any moment leaves either the old file or the new one under
+    ``path``, never a partial one. The new file gets the usual mode (0666 less the umask).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))

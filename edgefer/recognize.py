@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edgefer.classifiers import WEIGHTS_DIR  # the shipped models' folder, re-exported
 from edgefer.labels import CLASSES
 from edgefer.preprocess.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "fernet-ens"
 """Name of the shipped model used when none is given (``edgefer/weights/fernet-ens.json``: an
 ensemble of int8 FERNets and test-time views of the face, chosen on PublicTest within a speed
@@ -28,7 +28,7 @@ SMALL_MODEL = "fernet-kds2-int8"
 """The small shipped model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (a fifth of
 FERNet's multiply-adds), distilled from the ensemble; the best single model on PublicTest among
 those that cost at most 0.2 plain passes, which meet the 3,000 crops/s goal also on x86 CPUs
-without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.export.int8_mode``)."""
+without VNNI, where int8 runs on slower, non-saturating kernels (``edgefer.runtime.int8_mode``)."""
 ROLES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "small": SMALL_MODEL}
 """The shipped models with a role, by role (what ``edgefer models`` marks and ``bench`` times)."""
 
@@ -97,11 +97,14 @@ def shipped_path(name: str) -> Path | None:
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
-    """Model file for ``None`` (the shipped default), a shipped model's name, or a path
-    (``.pt`` checkpoint, ``.onnx`` export or ``.json`` ensemble manifest)."""
+    """Model file for ``None`` (the shipped default), a role (``default``, ``fast``, ``small``:
+    :data:`ROLES`), a shipped model's name, or a path (``.pt`` checkpoint, ``.onnx`` export or
+    ``.json`` ensemble manifest). A file of that name in the working folder wins over a role."""
     from edgefer.classifiers import MODEL_SUFFIXES
     if model is None:
         model = DEFAULT_MODEL
+    if isinstance(model, str) and model in ROLES and not Path(model).exists():
+        model = ROLES[model]
     p = Path(model)
     if p.suffix in MODEL_SUFFIXES or p.exists():
         if p.is_dir():
@@ -114,6 +117,7 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
         return shipped
     names = shipped_models()
     raise ValueError(f"model {str(model)!r} is neither a model file nor a shipped model; "
+                     f"roles: {', '.join(ROLES)}; "
                      f"shipped: {', '.join(names) if names else 'none (train one with edgefer train)'}")
 
 
@@ -122,8 +126,9 @@ class Recognizer:
 
     Parameters
     ----------
-    model : None (the shipped default, :data:`DEFAULT_MODEL`), a shipped model's name, or a
-        model file (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
+    model : None (the shipped default, :data:`DEFAULT_MODEL`), a role (``"default"``,
+        ``"fast"``, ``"small"``: :data:`ROLES`), a shipped model's name, or a model file
+        (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
     detector : a face detector's name (``haar``, the default, or ``mtcnn``; see
         :data:`~edgefer.preprocess.detectors.DETECTORS`), or a detector object with
         ``detect(image) -> list[FaceBox]``. Named detectors run on a copy downscaled to at most
@@ -131,6 +136,10 @@ class Recognizer:
     device : torch device (for ``.pt`` models).
     batch_size : faces per forward pass.
     threads : torch threads (set process-wide) and ONNX Runtime intra-op threads.
+    eager_fusion : for ``.pt`` models with feature fusion, compute it in plain torch ops rather
+        than the numba kernel (:func:`~edgefer.models.set_eager_fusion`): as fast for a few faces
+        at a time (a photo, a video frame) and nothing to compile; the kernel is faster for
+        large batches. For this recognizer's models only.
 
     Examples
     --------
@@ -140,12 +149,14 @@ class Recognizer:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, *, detector=None,
-                 device: str = "cpu", batch_size: int = 256, threads: int | None = None):
+                 device: str = "cpu", batch_size: int = 256, threads: int | None = None,
+                 eager_fusion: bool = False):
         from edgefer.classifiers import load_classifier
         self.path = resolve_model(model)
         if threads:
             torch.set_num_threads(threads)
-        self.classifier = load_classifier(self.path, device=device, batch_size=batch_size, threads=threads)
+        self.classifier = load_classifier(self.path, device=device, batch_size=batch_size, threads=threads,
+                                          eager_fusion=eager_fusion)
         self.spec: PreprocessSpec = self.classifier.spec
         self.name = self.path.stem if self.path.parent == WEIGHTS_DIR else self.classifier.name
         self.device = device
@@ -195,9 +206,14 @@ class Recognizer:
 
     @staticmethod
     def _face(box, probs, detected: bool) -> Face:
-        k = int(np.argmax(probs))
-        return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
-                    probabilities={c: float(p) for c, p in zip(CLASSES, probs)}, detected=detected)
+        return face_from(box, probs, detected=detected)
+
+
+def face_from(box, probabilities, *, detected: bool = True) -> Face:
+    """The :class:`Face` of a box and its seven class probabilities (the most probable is the label)."""
+    k = int(np.argmax(probabilities))
+    return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
+                probabilities={c: float(p) for c, p in zip(CLASSES, probabilities)}, detected=detected)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edgefer.train.checkpoint import atomic_write_text
+from edgefer.io import atomic_write_text
 
 
 def _commit() -> str | None:
@@ -34,7 +34,7 @@ def machine() -> dict:
     except OSError:
         pass
     from edgefer.cpu import cpu_flags, freed_memory_kept
-    from edgefer.export import int8_mode
+    from edgefer.runtime import int8_mode
     flags = cpu_flags() or set()
     try:
         import onnxruntime
@@ -42,7 +42,7 @@ def machine() -> dict:
     except ImportError:
         ort_version = None
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            # what decides int8 and bf16 speed (and int8 correctness: see edgefer.export.int8_mode)
+            # what decides int8 and bf16 speed (and int8 correctness: see edgefer.runtime.int8_mode)
             "simd": sorted(f for f in flags if f.startswith(("avx", "amx"))),
             "int8_kernels": int8_mode(), "onnxruntime": ort_version,
             # whether this process keeps freed memory (edgefer.cpu.keep_freed_memory): training

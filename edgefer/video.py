@@ -16,9 +16,10 @@ doing the expensive step, the full-frame Haar scan, rarely and small:
    window has no such face, the last box is kept. Faces that appear, and boxes
    kept for a face that left, are corrected at the next full scan, at most K-1 frames later.
 3. **One batch per frame.** All faces of a frame are classified in one forward pass. Edge
-   fusion runs as plain torch ops (:func:`~edgefer.models._fusion.eager_fusion`): for a few
-   crops it is as fast as the numba kernel, and it leaves torch's thread count alone (numba's
-   OpenMP layer resets it). For small batches one torch thread is fastest on a busy 2-core
+   fusion runs as plain torch ops when the recognizer was built with ``eager_fusion=True``, as
+   the one :class:`VideoRecognizer` builds from a model name is (and ``edgefer predict``'s):
+   for a few crops it is as fast as the numba kernel, and it leaves torch's thread count alone
+   (numba's OpenMP layer resets it). For small batches one torch thread is fastest on a busy 2-core
    machine (``torch.set_num_threads(1)``; ``edgefer predict`` does this).
 
 4. **Tracks.** Boxes followed from one frame to the next keep their track id; boxes from a
@@ -43,7 +44,6 @@ import numpy as np
 from edgefer.errors import DataError
 from edgefer.io import to_gray
 from edgefer.labels import CLASSES
-from edgefer.models._fusion import eager_fusion
 from edgefer.preprocess.detect import HaarFaceDetector
 from edgefer.recognize import Face
 
@@ -268,8 +268,9 @@ class VideoRecognizer:
     Parameters
     ----------
     classifier : a :class:`~edgefer.recognize.Recognizer`, an
-        :class:`~edgefer.export.OnnxClassifier` (anything with ``spec`` and ``probabilities``),
-        or what :class:`Recognizer` accepts as ``model`` (None, a name or a checkpoint path).
+        :class:`~edgefer.runtime.OnnxClassifier` (anything with ``spec`` and ``probabilities``),
+        used as it was built, or what :class:`Recognizer` accepts as ``model`` (None, a name or
+        a checkpoint path), loaded with ``eager_fusion=True``.
     detector : face detector for the full scans: a name (``haar``, ``mtcnn``) or an object with
         ``detect``; None takes the kind the classifier's Recognizer uses (else ``haar``).
     detect_every : run the full-frame scan on every K-th frame given to :meth:`process`;
@@ -295,7 +296,7 @@ class VideoRecognizer:
         from edgefer.tracking import FaceTracker
         if classifier is None or isinstance(classifier, (str, os.PathLike)):
             from edgefer.recognize import Recognizer
-            classifier = Recognizer(classifier)
+            classifier = Recognizer(classifier, eager_fusion=True)
         if not (hasattr(classifier, "spec") and hasattr(classifier, "probabilities")):
             raise TypeError(f"`classifier` must have `spec` and `probabilities` (a Recognizer or "
                             f"OnnxClassifier); got {type(classifier).__name__}")
@@ -349,8 +350,7 @@ class VideoRecognizer:
             return []
         spec = self.classifier.spec
         pixels = np.stack([spec.crop(gray, b) for b in self._boxes])
-        with eager_fusion():
-            probs = self.classifier.probabilities(pixels)
+        probs = self.classifier.probabilities(pixels)
         tracked = self.tracks.update(self._boxes, probs, time_s, links=links)
         self._ids = [tid for tid, _ in tracked]
         return [_face(b, smooth, raw, index=index, time_s=time_s, track=tid)

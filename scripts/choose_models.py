@@ -26,7 +26,8 @@ winners, their reports) and confusion plots under ``results/model-choice/``; it 
 Shipping the winners is a reviewed commit, and ``tests/test_model_choice.py`` checks that every
 shipped role is the rule's winner in that file.
 
-    .venv/bin/python scripts/choose_models.py                          # candidates: edgefer/weights, candidates/
+    scripts/fetch_candidates.sh                                        # earlier candidates, from git history
+    .venv/bin/python scripts/choose_models.py                          # candidates: edgefer/weights, runs/candidates/
     .venv/bin/python scripts/choose_models.py runs/fernet-fp1/fernet-fp1-int8.onnx   # and these too
 
 Each candidate's probabilities (every test-time view of PublicTest, PrivateTest and LFW) are cached
@@ -68,10 +69,17 @@ CACHE_DIR = Path(os.environ.get("EDGEFER_SELECT_CACHE", ROOT / "runs" / "select-
 
 
 def candidate_files(extra=()) -> list[Path]:
-    """Every int8 ONNX file in the package's weights and in candidates/ (where present), then ``extra``."""
+    """Every ONNX file in the package's weights and in runs/candidates/ (``scripts/fetch_candidates.sh``
+    restores the earlier candidates there from git history), then ``extra``."""
     from edgefer.recognize import WEIGHTS_DIR
-    found = [p for d in (WEIGHTS_DIR, ROOT / "candidates") if d.is_dir() for p in sorted(d.glob("*.onnx"))]
-    files = found + [Path(p) for p in extra]
+    found = [p for d in (WEIGHTS_DIR, ROOT / "runs" / "candidates") if d.is_dir() for p in sorted(d.glob("*.onnx"))]
+    files, seen = [], set()
+    for p in found + [Path(p) for p in extra]:
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else str(p)
+        if digest in seen:  # the same model under an older name (runs/candidates) is scored once
+            continue
+        seen.add(digest)
+        files.append(p)
     names = [p.name for p in files]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -132,7 +140,7 @@ def member_probabilities(files, data: Data, cache_dir=CACHE_DIR) -> dict:
         if spec_key not in digests:
             digests[spec_key] = data.digest(clf.spec)
         h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        file = Path(cache_dir) / f"choose-{path.stem}-{h}-{digests[spec_key]}.npz"
+        file = Path(cache_dir) / f"choose-{h}-{digests[spec_key]}.npz"  # by bytes: a renamed file hits
         if file.is_file():
             try:
                 with np.load(file) as z:

@@ -95,12 +95,12 @@ def decode_webp(data: np.ndarray, offsets: np.ndarray, size: int) -> np.ndarray:
 
 def pack(data: Path, teacher: str, out: Path) -> dict:
     """Write the pack for ``data`` (a FER-2013 folder) and ``teacher``; return its record."""
-    from edgefer.cli.train import _teacher_id, _teacher_path, _teacher_targets
     from edgefer.data.load import load_dataset
     from edgefer.data.pixels import dataset_pixels
     from edgefer.errors import DataError
+    from edgefer.io import atomic_write_bytes
     from edgefer.preprocess.spec import PreprocessSpec
-    from edgefer.train.checkpoint import atomic_write_bytes
+    from edgefer.train.distill import teacher_id, teacher_path, teacher_targets
 
     raw = PreprocessSpec(input_size=48, equalize=False)  # the faces as stored; equalized there
     arrays, record = {}, {"data": str(data.resolve()), "input_size": 48}
@@ -116,10 +116,16 @@ def pack(data: Path, teacher: str, out: Path) -> dict:
         if split == "train":
             train_ds = ds
     if teacher:
-        path = _teacher_path(teacher)
+        try:
+            path = teacher_path(teacher)
+        except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
+            raise KitError(f"--teacher: {exc}") from None
         with tempfile.TemporaryDirectory() as tmp:  # the teacher's targets land there, then go
-            arrays["train_soft"] = _teacher_targets(path, train_ds, Path(tmp), resume=False)
-        record["teacher"] = _teacher_id(path)
+            try:
+                arrays["train_soft"] = teacher_targets(path, train_ds, Path(tmp), progress=True)
+            except (ValueError, DataError) as exc:
+                raise KitError(f"--teacher: {exc}") from None
+        record["teacher"] = teacher_id(path)
     else:
         arrays["train_soft"] = np.asarray(train_ds.soft_labels if train_ds.soft_labels is not None
                                           else np.full((len(train_ds), 7), np.nan), np.float32)
@@ -211,11 +217,10 @@ def job_config(record: dict, opts: dict, args: list[str], device: str, epochs: i
     """The TrainConfig of a job: scripts/train_shipped.sh's options with the job's."""
     import torch
 
-    from edgefer.cli._options import parse_model_args
     from edgefer.models import create_model
-    from edgefer.train.config import TrainConfig
-    kwargs = {"fusion": "none", **parse_model_args(args)}  # parse_job made each item key=value
+    from edgefer.train.config import TrainConfig, parse_model_args
     try:
+        kwargs = {"fusion": "none", **parse_model_args(args)}  # parse_job made each item key=value
         with torch.device("meta"):  # shapes only: checks the model arguments
             create_model("fernet", **kwargs)
         cfg = TrainConfig(model="fernet", model_kwargs=kwargs, input_size=record["input_size"],
@@ -356,7 +361,8 @@ def _device_name(device: str) -> str:
 
 def unpack(files_at: Path, runs: Path) -> list[dict]:
     """Join the parts listed in ``files_at/summary.json`` into ``runs/NAME/best.pt`` (never over one)."""
-    from edgefer.train.checkpoint import atomic_write_bytes, atomic_write_text, load_checkpoint
+    from edgefer.checkpoint import load_checkpoint
+    from edgefer.io import atomic_write_bytes, atomic_write_text
     summary_path = files_at / "summary.json"
     if not summary_path.is_file():
         raise KitError(f"{summary_path}: missing; is {files_at} the files_at of a `train` run?")

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.classifiers import TTA_VIEWS, load_classifier, view
+from edgefer.models.cost import relative_flops  # noqa: F401  (the script's cost unit, tested)
 from edgefer.data.load import dataset_root, load_splits
 from edgefer.recognize import FAST_MODEL, SMALL_MODEL, WEIGHTS_DIR
 from edgefer.results import provenance, write_json
@@ -119,31 +120,12 @@ def place(paths, ship, weights_dir=WEIGHTS_DIR, kept_dir=KEPT_DIR) -> list:
     return dests
 
 
-def relative_flops(model_name: str, kwargs: dict) -> float:
-    """Multiply-adds of ``model_name(**kwargs)`` for one face, over those of the plain FERNet."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from edgefer.models import create_model
-
-    def flops(name, kw):
-        with torch.device("meta"):  # shapes only: nothing is allocated or computed
-            model = create_model(name, **kw).eval()
-            x = torch.empty(1, 1, kw.get("input_size", 48), kw.get("input_size", 48))
-        with FlopCounterMode(display=False) as counter:
-            model(x)
-        return counter.get_total_flops()
-
-    return flops(model_name, kwargs) / flops("fernet", {"fusion": "none"})
-
-
 def passes(path: Path) -> float:
     """What one view of the member in ``path`` costs, in passes of a plain FERNet (see ``BUDGET``)."""
-    from edgefer.export import read_onnx_metadata
+    from edgefer.models.cost import passes as model_passes
+    from edgefer.runtime import read_onnx_metadata
     meta = read_onnx_metadata(path)
-    kwargs = json.loads(meta.get("model_kwargs", "{}"))
-    fused = kwargs.get("fusion", "feature") != "none"
-    return round(relative_flops(meta.get("model_name", "fernet"), kwargs) + (2 if fused else 0), 2)
+    return model_passes(meta.get("model_name", "fernet"), json.loads(meta.get("model_kwargs", "{}")))
 
 
 CACHE_DIR = Path(os.environ.get("EDGEFER_SELECT_CACHE", Path(__file__).parents[1] / "runs" / "select-cache"))

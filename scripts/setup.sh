@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets edgefer up in ./.venv on a fresh machine (idempotent; quick when already done).
-#   scripts/setup.sh        the package and its runtime dependencies
+#   scripts/setup.sh        the package, its runtime dependencies and the web server's (extra `web`)
 #   scripts/setup.sh test   also the test dependencies and Debian's Chromium for the browser test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,9 +8,9 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-extras=""
+extras="[web]"
 if [ "${1:-}" = "test" ]; then
-  extras="[test]"
+  extras="[web,test]"
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
       (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \

@@ -11,4 +11,8 @@ ARGS=(--data "$DATA" --model fernet --epochs "${EPOCHS:-40}" --batch-size "${BAT
       --label-smoothing 0.1 --augment standard --precision "$PRECISION" --weight-decay 5e-4
       --checkpoint-every 100 --out "$OUT" ${EXTRA:-})
 if [ -f "$OUT/last.pt" ]; then ARGS+=(--resume); fi
+# the one lock of heavy jobs (EDGEFER_LOCK, default /tmp/edgefer-heavy.lock; empty: none), so that
+# training never shares the cores with an experiment unit or a benchmark
+LOCK=$("$(dirname "$(command -v edgefer)")/python" -m edgefer.cpu lock)
+if [ -n "$LOCK" ]; then exec flock "$LOCK" edgefer train "${ARGS[@]}"; fi
 exec edgefer train "${ARGS[@]}"

@@ -15,6 +15,18 @@ except ImportError:
     pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_heavy_lock(tmp_path_factory):
+    """Tests take a lock file of their own, so they never wait for a long job holding the real one."""
+    before = os.environ.get("EDGEFER_LOCK")
+    os.environ["EDGEFER_LOCK"] = str(tmp_path_factory.mktemp("lock") / "heavy.lock")
+    yield
+    if before is None:
+        os.environ.pop("EDGEFER_LOCK", None)
+    else:
+        os.environ["EDGEFER_LOCK"] = before
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Run the module's tests with one torch thread, restoring the count afterwards.

@@ -106,10 +106,15 @@ def test_quantize_refuses_overwrite_and_bad_calibration(models, faces):
 @pytest.mark.parametrize("content, match", [
     ("not json", "not a JSON model manifest"),
     (json.dumps({"format": "other"}), "not an edgefer model manifest"),
-    (json.dumps({"format": "edgefer-ensemble", "members": []}), "non-empty list"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["missing.pt"]}), "'missing.pt' not found"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["bad.json"]}), "must be a .pt or .onnx"),
-    (json.dumps({"format": "edgefer-ensemble", "members": ["a.pt"], "tta": ["rotate"]}), "tta"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": []}), "non-empty list"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["missing.pt"]}), "'missing.pt' not found"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["bad.json"]}), "must be a .pt or .onnx"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["a.pt"], "tta": ["rotate"]}), "tta"),
+    (json.dumps({"format": "edgefer-ensemble", "members": ["a.pt"]}), "no \"version\""),
+    (json.dumps({"format": "edgefer-ensemble", "version": 2, "members": ["a.pt"]}), "unknown manifest version 2"),
+    (json.dumps({"format": "edgefer-ensemble", "version": "1", "members": ["a.pt"]}), "unknown manifest version '1'"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["../../etc/a.pt"]}), "outside the manifest's folder"),
+    (json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["/etc/passwd.pt"]}), "outside the manifest's folder"),
 ])
 def test_bad_manifest_is_refused_naming_the_file(models, tmp_path, content, match):
     shutil.copy(models / "a.pt", tmp_path / "a.pt")
@@ -305,3 +310,62 @@ def test_int8_modes_give_the_same_probabilities(monkeypatch, models, faces):
     weights = {n.input[0] for n in shifted.graph.node if n.op_type == "DequantizeLinear"}
     kinds = {t.data_type for t in shifted.graph.initializer if t.name in weights}
     assert TensorProto.INT8 not in kinds and TensorProto.UINT8 in kinds
+
+
+def test_manifest_member_outside_by_link_or_path_refused(models, tmp_path):
+    """A member reached through a symbolic link to another folder, or by ../, is refused; the same
+    member beside the manifest, or a shipped model named from a manifest in the weights folder, loads."""
+    outside, inside = tmp_path / "outside", tmp_path / "ens"
+    outside.mkdir()
+    inside.mkdir()
+    shutil.copy(models / "a.pt", outside / "a.pt")
+    (inside / "link.pt").symlink_to(outside / "a.pt")
+    for member in ("link.pt", "../outside/a.pt"):
+        path = inside / "ens.json"
+        path.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": [member]}))
+        with pytest.raises(ValueError, match="outside the manifest's folder") as info:
+            load_classifier(path)
+        assert "ens.json" in str(info.value) and member in str(info.value)
+    shutil.copy(models / "a.pt", inside / "a.pt")
+    path.write_text(json.dumps({"format": "edgefer-ensemble", "version": 1, "members": ["a.pt"]}))
+    assert load_classifier(path).members[0].path == (inside / "a.pt").resolve()
+
+
+def test_manifest_may_name_shipped_members_by_weights_path(tmp_path):
+    """The shipped ensemble's members are inside the package's weights folder, so its manifest reads."""
+    from edgefer.classifiers import read_manifest
+    from edgefer.recognize import WEIGHTS_DIR
+    members = read_manifest(WEIGHTS_DIR / "fernet-ens.json")["members"]
+    assert all(m.parent == WEIGHTS_DIR.resolve() for m in members)
+
+
+def _fused_checkpoint(path):
+    """A fernet_small checkpoint with feature fusion and random weights."""
+    import torch
+
+    from edgefer.checkpoint import save_checkpoint
+    from edgefer.models import create_model
+    from edgefer.preprocess.spec import PreprocessSpec
+    torch.manual_seed(0)
+    model = create_model("fernet_small", fusion="feature")
+    spec = PreprocessSpec(input_size=48, equalize=True, mean=0.48, std=0.24)
+    return save_checkpoint(path, model_name="fernet_small", model_kwargs={"fusion": "feature"},
+                           state_dict=model.state_dict(), preprocess=spec.to_dict())
+
+
+def _eager_flags(classifier):
+    from edgefer.models._fusion import EdgeFusion
+    return [m.eager for m in classifier.model.modules() if isinstance(m, EdgeFusion)]
+
+
+def test_eager_fusion_is_chosen_per_classifier(tmp_path, faces):
+    """``eager_fusion=True`` makes that classifier's torch model fuse in plain torch ops, with the
+    probabilities of the kernel; a classifier of the same file loaded without it keeps the
+    kernel, and an ensemble passes the choice to its torch members."""
+    path = _fused_checkpoint(tmp_path / "fused.pt")
+    eager, kernel = Recognizer(path, eager_fusion=True), Recognizer(path)
+    assert _eager_flags(eager.classifier) == [True] and _eager_flags(kernel.classifier) == [False]
+    np.testing.assert_allclose(eager.probabilities(faces), kernel.probabilities(faces), atol=1e-5)
+    manifest = _manifest(tmp_path, ["fused.pt"], tta=["identity"])
+    assert _eager_flags(load_classifier(manifest, eager_fusion=True).members[0]) == [True]
+    assert _eager_flags(load_classifier(manifest).members[0]) == [False]

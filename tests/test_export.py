@@ -92,3 +92,21 @@ def test_onnx_classifier_missing_file(tmp_path):
     """A missing ONNX file raises FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError, match="absent.onnx"):
         OnnxClassifier(tmp_path / "absent.onnx")
+
+
+def test_export_records_feature_fusion_as_one_conv_and_a_max(checkpoint, tmp_path):
+    """A feature-fused model exports its fusion as kirsch_conv does (one Conv with the compass
+    masks and one ReduceMax), not as the numba kernel's result frozen into a constant or the ring
+    sums' many small ops; the export leaves no switch on: a fresh load still runs the kernel."""
+    from collections import Counter
+
+    from edgefer.models._fusion import EdgeFusion
+
+    ops = {}
+    for fusion in ("feature", "none"):
+        path = export_onnx(checkpoint(tmp_path / f"{fusion}.pt", fusion), tmp_path / f"{fusion}.onnx")
+        ops[fusion] = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert ops["feature"]["Conv"] == ops["none"]["Conv"] + 1
+    assert ops["feature"]["ReduceMax"] == 1 and ops["none"]["ReduceMax"] == 0
+    rec = Recognizer(tmp_path / "feature.pt")
+    assert [m.eager for m in rec.classifier.model.modules() if isinstance(m, EdgeFusion)] == [False]

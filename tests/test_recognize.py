@@ -80,3 +80,32 @@ def test_missing_checkpoint_path_raises_file_not_found(tmp_path):
     missing = tmp_path / "nowhere" / "model.pt"
     with pytest.raises(FileNotFoundError, match=str(Path(missing).name)):
         Recognizer(missing)
+
+
+def test_roles_name_the_shipped_models():
+    """The role names default, fast and small resolve to the models ROLES gives them, and a
+    Recognizer built by role reports that model's name."""
+    from edgefer.recognize import ROLES, resolve_model, shipped_path
+    for role, name in ROLES.items():
+        assert resolve_model(role) == shipped_path(name)
+    assert Recognizer("small").name == ROLES["small"]
+
+
+def test_unknown_model_name_lists_the_roles(tmp_path, monkeypatch):
+    """An unknown model name's error also lists the role names."""
+    monkeypatch.setattr(edgefer.recognize, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"roles: default, fast, small"):
+        Recognizer("no_such_model")
+
+
+def test_package_exports_the_recognizer_lazily():
+    """``from edgefer import Recognizer, Face`` works, and ``import edgefer`` alone loads no torch."""
+    import subprocess
+    import sys
+    code = ("import sys, edgefer; assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules; "
+            "from edgefer import Recognizer, Face, ROLES; import edgefer.recognize as r; "
+            "assert Recognizer is r.Recognizer and Face is r.Face and set(ROLES) == {'default', 'fast', 'small'}")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import edgefer
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        edgefer.nothing  # noqa: B018

@@ -108,3 +108,24 @@ def test_video_writer_rejects_wrong_frame_size(tmp_path):
     with pytest.raises(ValueError, match="must be 64x48"):
         with VideoWriter(tmp_path / "v.avi", 5.0, (64, 48)) as w:
             w.write(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_video_recognizer_from_a_path_fuses_eagerly_and_keeps_a_given_recognizer(tmp_path):
+    """Given a checkpoint path, VideoRecognizer loads it with edge fusion in plain torch ops;
+    given a Recognizer, it uses it as built (nothing of it is switched)."""
+    from edgefer.checkpoint import save_checkpoint
+    from edgefer.models import create_model
+    from edgefer.models._fusion import EdgeFusion
+    from edgefer.preprocess.spec import PreprocessSpec
+
+    model = create_model("fernet_small", fusion="feature")
+    path = save_checkpoint(tmp_path / "fused.pt", model_name="fernet_small", model_kwargs={"fusion": "feature"},
+                           state_dict=model.state_dict(),
+                           preprocess=PreprocessSpec(input_size=48, equalize=True, mean=0.5, std=0.25).to_dict())
+
+    def flags(vr):
+        return [m.eager for m in vr.classifier.classifier.model.modules() if isinstance(m, EdgeFusion)]
+
+    assert flags(VideoRecognizer(path)) == [True]
+    rec = Recognizer(path)
+    assert VideoRecognizer(rec).classifier is rec and flags(VideoRecognizer(rec)) == [False]

@@ -1,8 +1,8 @@
 """Parsing shared by several commands: model arguments, data loading with clear errors."""
 from __future__ import annotations
 
-import ast
 import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -31,24 +31,33 @@ WARMUP = typer.Option(0.0, "--warmup", help="Warm-up epochs.")
 LABEL_SMOOTHING = typer.Option(0.0, "--label-smoothing")
 AUGMENT = typer.Option("none", "--augment", help="none, flip, standard or strong.")
 PRECISION = typer.Option("fp32", "--precision", help="fp32 or bf16 (autocast).")
-MODEL_ARG: Optional[list[str]] = typer.Option(None, "--arg", help="Model argument KEY=VALUE, e.g. fusion=none.")
+MODEL_ARG: Optional[list[str]] = typer.Option(None, "--arg", help="Architecture argument KEY=VALUE, e.g. fusion=none (repeatable).")
 SEED = typer.Option(0, "--seed")
 DEVICE = typer.Option("cpu", "--device", help="cpu or cuda.")
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace a previous run in --out.")
+ARCH_ALIAS = typer.Option(None, "--model", hidden=True, help="Old name of --arch.")
+"""``--model``, the old name of ``--arch`` in the commands that build an architecture (``train``,
+``cv``, ``bench``): still read, not shown in --help."""
+
+
+def arch_or_alias(ctx: typer.Context, alias, arch):
+    """``--arch``'s value, or the old ``--model``'s when that one was given; both: a clean exit
+    unless they agree."""
+    if alias is None or alias == []:
+        return arch
+    # typer carries its own copy of click: compare the source by name, not by enum class
+    if ctx.get_parameter_source("arch").name == "COMMANDLINE" and alias != arch:
+        fail("--model is the old name of --arch; give one of them")
+    return alias
 
 
 def parse_model_args(items: list[str] | None) -> dict:
-    """``["fusion=none", "widths=(16,32)"]`` -> ``{"fusion": "none", "widths": (16, 32)}``."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            fail(f"--arg must look like KEY=VALUE; got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value
-    return out
+    """:func:`edgefer.train.config.parse_model_args`, or a clean exit naming the bad item."""
+    from edgefer.train.config import parse_model_args as parse
+    try:
+        return parse(items)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def load_split(path: Path, split: str | None, fmt: str | None):
@@ -70,8 +79,25 @@ def check_out_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
              f"--overwrite to replace it")
 
 
+def clear_out_dir(out: Path) -> None:
+    """Remove the previous run in ``out`` (``--overwrite``) before the new one writes anything.
+
+    The folder is first renamed aside, one atomic step, then deleted: a kill at any moment
+    leaves the old run (whole, or in ``.<name>.replaced-<pid>`` beside it while it is being
+    deleted) or the new one in ``out``, never files of both.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    try:
+        out.rename(aside)
+    except OSError as exc:
+        fail(f"--out {out}: cannot move the previous run aside to {aside} ({exc.strerror})")
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def train_config(model: str, model_arg: list[str] | None, input_size: int | None, **fields):
-    """A validated :class:`~edgefer.train.config.TrainConfig` for ``model`` (``--arg`` items
+    """A validated :class:`~edgefer.train.config.TrainConfig` for architecture ``model`` (``--arg`` items
     parsed, input size the model's unless given), or a clean exit naming the bad value."""
     import torch
 
@@ -82,7 +108,7 @@ def train_config(model: str, model_arg: list[str] | None, input_size: int | None
         with torch.device("meta"):  # shapes only: checks the model and its --arg items, gives its input size
             default_size = getattr(create_model(model, **kwargs), "input_size", 48)
     except TypeError as exc:  # a model argument the model does not take
-        fail(f"--model {model} --arg: {exc}")
+        fail(f"--arch {model} --arg: {exc}")
     except ValueError as exc:
         fail(str(exc))
     try:

@@ -12,7 +12,9 @@ from edgefer.cli.main import app
 
 @app.command()
 def bench(
-    model: Optional[list[str]] = typer.Option(None, "--model", help="Registered model(s) to time (default: all)."),
+    ctx: typer.Context,
+    arch: Optional[list[str]] = typer.Option(None, "--arch", help="Registered architecture(s) to time (default: all)."),
+    model_alias: Optional[list[str]] = typer.Option(None, "--model", hidden=True, help="Old name of --arch."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16 autocast."),
     repeats: int = typer.Option(5, "--repeats", help="Timed repetitions per measurement (median)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
@@ -28,11 +30,14 @@ def bench(
     from edgefer.models import list_models
     from edgefer.results import provenance, write_json
 
+    from edgefer.cli._options import arch_or_alias
+
+    model = arch_or_alias(ctx, model_alias, arch)
     if threads:
         torch.set_num_threads(threads)
     unknown = [m for m in model or [] if m not in list_models()]
     if unknown:
-        fail(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
+        fail(f"--arch: unknown architecture(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
     rec, others = None, {}
     if also and not shipped:
         fail("--also times shipped models; it cannot be used with --no-shipped")
@@ -46,7 +51,9 @@ def bench(
         # besides the default: the other models with a role (fast, small), the float checkpoint and those asked for
         wanted = {*ROLES.values(), "fernet", *(also or [])}
         others = {n: Recognizer(n) for n in names if n != DEFAULT_MODEL and n in wanted}
-    res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
+    from edgefer.cpu import heavy_lock
+    with heavy_lock("edgefer bench"):  # never time beside a training job
+        res = run_bench(model or None, precision=precision, repeats=repeats, recognizer=rec, shipped=others)
     res["provenance"] = provenance()
     if out:
         write_json(out, res)

@@ -6,17 +6,19 @@ from typing import Optional
 
 import typer
 
-from edgefer.cli._common import fail, print_json
 from edgefer.cli import _options as opt
+from edgefer.cli._common import fail, print_json
 from edgefer.cli._options import check_out_dir, decode_pixels, lead_process, train_config
 from edgefer.cli.main import app
 
 
 @app.command()
 def cv(
+    ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="Data set; every split is pooled (FER-2013: 35,738 images)."),
     folds: int = typer.Option(3, "--folds", help="Number of folds (the paper: 3)."),
-    model: str = typer.Option("edgecnn48", "--model", help="Registered model name (see `edgefer models`)."),
+    arch: str = typer.Option("edgecnn48", "--arch", help="Registered architecture to build (see `edgefer models`)."),
+    model_alias: Optional[str] = opt.ARCH_ALIAS,
     fmt: Optional[str] = opt.FORMAT,
     input_size: Optional[int] = opt.INPUT_SIZE,
     equalize: bool = opt.EQUALIZE,
@@ -40,13 +42,17 @@ def cv(
     overwrite: bool = opt.OVERWRITE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy."""
+    """Stratified k-fold cross-validation (identical twins kept in one fold); mean and std accuracy.
+
+    Every split of the data set is pooled; a data set with a single split is used whole.
+    """
     from edgefer.data.load import concat, load_splits
     from edgefer.errors import DataError
     from edgefer.evaluate.cv import cross_validate
     from edgefer.preprocess.spec import PreprocessSpec
     from edgefer.results import provenance, write_json
 
+    model = opt.arch_or_alias(ctx, model_alias, arch)
     check_out_dir(out, resume=resume, overwrite=overwrite)
     cfg = train_config(model, model_arg, input_size, equalize=equalize, loss=loss, batch_size=batch_size,
                        epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,

@@ -51,6 +51,7 @@ def _print_summary(path: Path, result: dict) -> None:
     table.add_row("total", *(f"{s['total']:,}" for s in splits.values()), style="bold")
     console = Console()
     console.print(table)
+    console.print(f"note: {result['note']}")
     if result["skipped"]:
         skipped = Table(title="skipped (not in the counts above)", title_justify="left")
         skipped.add_column("reason")

@@ -7,7 +7,6 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail, print_json
-from edgefer.cli._options import load_split
 from edgefer.cli.main import app
 
 
@@ -15,7 +14,7 @@ from edgefer.cli.main import app
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Data set (FER-2013 folder or CSV, LFW, class folders)."),
     model: Optional[str] = typer.Option(None, "--model", help="Checkpoint path or shipped model name (default: the shipped model)."),
-    split: str = typer.Option("privatetest", "--split", help="Split to evaluate."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to evaluate (default: privatetest, or the whole set when it has a single split)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Override format detection."),
     detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="Find the largest face first (default: only for whole photos)."),
     detector: str = typer.Option("haar", "--detector", help="Face detector for whole photos: haar (the paper's) or mtcnn."),
@@ -35,10 +34,8 @@ def evaluate(
         rec = Recognizer(model, detector=detector)
     except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
-    ds = load_split(data, split, fmt)
-    exclude = None
-    if twins and split in ("publictest", "privatetest"):
-        exclude = set(pixel_hashes(load_split(data, "train", fmt).images))
+    split, ds, train = _split_and_train(data, split, fmt, twins=twins)
+    exclude = set(pixel_hashes(train.images)) if train is not None else None
     try:
         report = run(rec, ds, detect=detect, labels=labels, exclude=exclude, progress=not as_json)
     except ValueError as exc:
@@ -51,8 +48,10 @@ def evaluate(
     if as_json:
         print_json(report)
         return
+    over = report["macro_f1_classes"]
     typer.echo(f"{rec.name} on {data} [{split}], {report['n']} images: accuracy {report['accuracy']:.4f}, "
-               f"macro-F1 {report['macro_f1']:.4f}")
+               f"macro-F1 {report['macro_f1']:.4f}"
+               + (f" (over the {len(over)} classes present: {', '.join(over)})" if len(over) < 7 else ""))
     if "accuracy_without_twins" in report:
         typer.echo(f"  without Training twins ({report['n_without_twins']} images): "
                    f"{report['accuracy_without_twins']:.4f}")
@@ -60,3 +59,23 @@ def evaluate(
         typer.echo(f"  {name:9s} recall {m['recall']:.3f}  (n={m['support']})")
     if out is not None:
         typer.echo(f"wrote {out / 'metrics.json'} and {out / 'confusion.png'}")
+
+
+def _split_and_train(data: Path, split: str | None, fmt: str | None, *, twins: bool):
+    """``(split name, its data set, the train split or None)``: the split asked for, else
+    privatetest, else the whole of a single-split set; the train split only where twins are
+    looked for (a FER-2013 test split). A bad path or split is a clean exit."""
+    from edgefer.data.load import load_splits, select_split
+    from edgefer.errors import DataError
+    try:
+        if split is not None:
+            splits = load_splits(data, fmt, split=split)
+        else:
+            splits = load_splits(data, fmt)
+        name, ds = select_split(splits, split, "privatetest", path=data)
+        train = None
+        if twins and name in ("publictest", "privatetest"):
+            train = splits.get("train") or load_splits(data, fmt, split="train").get("train")
+    except (FileNotFoundError, DataError, ValueError) as exc:
+        fail(str(exc))
+    return name, ds, train

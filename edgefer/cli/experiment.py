@@ -14,7 +14,8 @@ from edgefer.cli.main import app
 def experiment(
     name: str = typer.Argument(..., help="fig5, table1, cv, fig6, ablation, or all (in that order)."),
     budget: str = typer.Option("reduced", "--budget", help="smoke (plumbing check), reduced (~2 h each on a "
-                               "2-core CPU) or full (the paper's: batch 48, 50 epochs; GPU)."),
+                               "2-core CPU), full (the paper's: batch 48, 50 epochs; GPU) or paper (the "
+                               "paper's, on a CPU, as units: see `edgefer units`)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding fer2013/ and lfw/ "
                                              "(default: $EDGEFER_DATASETS, else ../shared/datasets)."),
@@ -28,6 +29,7 @@ def experiment(
 
     from edgefer.errors import DataError
     from edgefer.experiments import BUDGET_NAMES, EXPERIMENTS, run_experiment
+    from edgefer.experiments._common import UNIT_BUDGETS
 
     names = list(EXPERIMENTS) if name == "all" else [name]
     if names[0] not in EXPERIMENTS:
@@ -40,6 +42,9 @@ def experiment(
         fail(f"--data-root {data_root}: no such folder")
     if threads:
         torch.set_num_threads(threads)
+    if budget in UNIT_BUDGETS:  # the experiment's units, then its result file from them
+        _run_units(budget, out=out, data_root=data_root, device=device, experiments=names, commit=False)
+        return
     for n in names:
         try:
             res = run_experiment(n, budget, data_root=data_root, out=out, device=device, seed=seed, progress=True)
@@ -67,3 +72,83 @@ def report(
     missing = [n for n in EXPERIMENTS if n not in found]
     typer.echo(f"wrote {path} ({len(found)} of {len(EXPERIMENTS)} experiments"
                + (f"; not run yet: {', '.join(missing)})" if missing else ")"))
+
+
+def _run_units(budget: str, *, out: Path, data_root, device: str, experiments=None, only=None,
+               max_units=None, hours=None, commit: bool = True) -> None:
+    from edgefer.errors import DataError
+    from edgefer.experiments.units import aggregate, run_units
+    try:
+        done = run_units(budget, out=out, data_root=data_root, device=device, experiments=experiments, only=only,
+                         max_units=max_units, hours=hours, commit=commit, progress=True,
+                         announce=lambda text: typer.echo(text, err=True))
+        written = aggregate(budget, out=out)
+    except (FileNotFoundError, DataError, ValueError, RuntimeError) as exc:
+        fail(str(exc))
+    typer.echo(f"{len(done)} unit(s) finished; result files written: "
+               + (", ".join(str(p) for p in written.values()) or "none yet (units pending)"))
+
+
+@app.command()
+def units(
+    budget: str = typer.Option("paper", "--budget", help="paper (the paper's experiments at its own budget) "
+                               "or smoke (a plumbing check on a few hundred images)."),
+    list_only: bool = typer.Option(False, "--list", help="Print the units in order with their estimate and "
+                                   "status (done or pending), and run nothing (times the models once for "
+                                   "the plan when there is none)."),
+    max_units: Optional[int] = typer.Option(None, "--max-units", help="Stop after this many units."),
+    hours: Optional[float] = typer.Option(None, "--hours", help="Start no unit estimated to end past this many "
+                                          "hours from now (the first always starts)."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run this unit (repeatable)."),
+    experiment_name: Optional[list[str]] = typer.Option(None, "--experiment", help="Only units of this "
+                                                        "experiment (repeatable): table1, fig5, cv, fig6, ablation."),
+    commit: bool = typer.Option(True, "--commit/--no-commit", help="git-commit each finished unit's result "
+                                "file (only that file)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding fer2013/ and lfw/."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results folder: unit files go to <out>/<budget>/, "
+                             "checkpoints to <out>/runs/<budget>/units/, experiment files to <out>/."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
+) -> None:
+    """Run the paper's experiments at its own budget, one unit (about 2 h at most) at a time.
+
+    Pending units run in order (Table 1, Fig. 5's models, CV folds 2-3, the standard protocol,
+    Fig. 6, random-fold CV, ablation seeds), each under the lock of heavy jobs ($EDGEFER_LOCK);
+    a killed unit resumes from its checkpoint when run again; each finished unit's result file is
+    committed; then the experiments whose units are all done get their result files. Run
+    `edgefer report` afterwards.
+    """
+    import torch
+
+    from edgefer.experiments._common import EXPERIMENTS, UNIT_BUDGETS
+
+    if budget not in (*UNIT_BUDGETS, "smoke"):
+        fail(f"--budget must be one of {', '.join((*UNIT_BUDGETS, 'smoke'))}; got {budget!r}")
+    bad = [e for e in experiment_name or [] if e not in EXPERIMENTS]
+    if bad:
+        fail(f"--experiment {', '.join(bad)}: unknown; available: {', '.join(EXPERIMENTS)}")
+    if max_units is not None and max_units < 1:
+        fail(f"--max-units must be at least 1; got {max_units}")
+    if hours is not None and hours <= 0:
+        fail(f"--hours must be positive; got {hours}")
+    if data_root is not None and not data_root.is_dir():
+        fail(f"--data-root {data_root}: no such folder")
+    if threads:
+        torch.set_num_threads(threads)
+    if list_only:
+        from edgefer.cpu import heavy_lock
+        from edgefer.experiments.units import make_plan, unit_dir
+        with heavy_lock(f"edgefer units --list --budget {budget} (plan)"):
+            try:
+                plan = make_plan(budget, out=out, data_root=data_root)
+            except (FileNotFoundError, ValueError) as exc:
+                fail(str(exc))
+        typer.echo(f"{budget} budget: edge CNN {plan['edge_model']} ({plan['rule']}); precision {plan['precision']}; "
+                   f"plan {unit_dir(out, budget) / 'plan.json'}")
+        for u in plan["units"]:
+            state = "done" if (unit_dir(out, budget) / f"{u['name']}.json").exists() else "pending"
+            typer.echo(f"{u['name']:32s} {u['iterations']:>7,} it  {u['est_minutes']:7.1f} min  {state}")
+        typer.echo(f"total {plan['est_total_hours']:.1f} h on {plan['provenance']['machine']['cpu']}")
+        return
+    _run_units(budget, out=out, data_root=data_root, device=device, experiments=experiment_name, only=only,
+               max_units=max_units, hours=hours, commit=commit)

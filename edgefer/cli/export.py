@@ -59,7 +59,7 @@ def _calibration_faces(onnx_path: Path, data: Optional[Path], n: int):
 
     from edgefer.data.load import dataset_root, load_dataset
     from edgefer.data.pixels import dataset_pixels
-    from edgefer.export import OnnxClassifier
+    from edgefer.runtime import OnnxClassifier
 
     spec = OnnxClassifier(onnx_path).spec
     data = data or dataset_root() / "fer2013"

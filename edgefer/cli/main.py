@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 
-KEEP_FREED_MEMORY = ("train", "cv", "experiment", "bench", "evaluate", "predict")
+KEEP_FREED_MEMORY = ("train", "cv", "experiment", "units", "bench", "evaluate", "predict")
 """The batch commands, which run with :func:`edgefer.cpu.keep_freed_memory` (``bench`` times
 training and recognition as the others run them); ``serve`` keeps glibc's defaults."""
 

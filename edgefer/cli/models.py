@@ -1,5 +1,8 @@
-"""``edgefer models``: registered architectures and shipped weights."""
+"""``edgefer models``: the roles (default, fast, small), the shipped models and the architectures."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
@@ -9,11 +12,11 @@ from edgefer.cli.main import app
 
 @app.command("models")
 def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """List registered model architectures and the models shipped with trained weights."""
+    """List the roles (what each costs and scores), the shipped models and the architectures."""
     import torch
 
-    from edgefer.models import create_model, list_models
     from edgefer.classifiers import describe
+    from edgefer.models import create_model, list_models
     from edgefer.recognize import ROLES, shipped_models, shipped_path
 
     arch = {}
@@ -30,10 +33,29 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
         shipped[name] = {"kind": info["kind"], "architecture": "+".join(arch_of), "members": len(arch_of),
                          **{role: name == model for role, model in ROLES.items()},
                          "scores": info.get("scores", {}), "preprocess": info["preprocess"]}
+    chosen, chosen_file = _model_choice()
+    roles = {}
+    for role, name in ROLES.items():
+        path = shipped_path(name)
+        if path is None:
+            roles[role] = {"model": name, "shipped": False}
+            continue
+        from_choice = _role_entry(chosen, role)
+        roles[role] = {"model": name, "shipped": True, **model_cost(path),
+                       "scores": from_choice if from_choice else shipped[name]["scores"],
+                       "scores_from": chosen_file if from_choice else f"{path.name} (the model's metadata)"}
     if as_json:
-        print_json({"architectures": arch, "shipped": shipped})
+        print_json({"roles": roles, "architectures": arch, "shipped": shipped})
         return
-    typer.echo("architectures (edgefer train --model NAME):")
+    typer.echo("roles (edgefer predict --model ROLE; Recognizer(ROLE)):")
+    for role, r in roles.items():
+        if not r["shipped"]:
+            typer.echo(f"  {role:8s} {r['model']}: not installed")
+            continue
+        typer.echo(f"  {role:8s} {r['model']:20s} {r['passes']:5.2f} passes per face  "
+                   f"{r['bytes'] / 1e6:5.1f} MB  {_scores(r['scores'])}  [scores: {r['scores_from']}]")
+    typer.echo("  (a pass: one face through the plain FERNet, 32-64-128-256 wide; see edgefer/models/cost.py)")
+    typer.echo("architectures (edgefer train --arch NAME):")
     for name, a in arch.items():
         typer.echo(f"  {name:14s} input {a['input_size']}x{a['input_size']}, {a['parameters']:,} parameters")
     typer.echo("shipped models (edgefer predict --model NAME):")
@@ -54,3 +76,49 @@ def _scores(scores: dict) -> str:
         else:
             parts.append(f"{key} {value}")
     return ", ".join(parts)
+
+
+MODEL_CHOICE = Path(__file__).resolve().parents[2] / "results" / "model-choice.json"
+"""The scores each role's model was chosen on (written beside the package in a checkout); when
+absent, ``edgefer models`` shows the scores in the model files."""
+
+
+def _model_choice() -> tuple[dict, str]:
+    """The content of :data:`MODEL_CHOICE` and how to name it, or ``({}, "")``."""
+    try:
+        return json.loads(MODEL_CHOICE.read_text(encoding="utf-8")), "results/model-choice.json"
+    except (OSError, ValueError):
+        return {}, ""
+
+
+def _role_entry(choice: dict, role: str) -> dict:
+    """The numbers :data:`MODEL_CHOICE` gives for ``role`` (under ``roles`` or at the top; its
+    ``scores`` if it has them), numbers only; ``{}`` when it says nothing of the role."""
+    entry = (choice.get("roles") or {}).get(role, choice.get(role)) if isinstance(choice, dict) else None
+    if not isinstance(entry, dict):
+        return {}
+    entry = entry.get("scores", entry) if isinstance(entry.get("scores"), dict) else entry
+    return {k: v for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def model_cost(path: Path) -> dict:
+    """``{"passes": P, "bytes": B}`` of a model file: passes per face over all members and views
+    (:func:`edgefer.models.cost.passes`), and bytes on disk with the members'."""
+    from edgefer.checkpoint import load_checkpoint
+    from edgefer.classifiers import read_manifest
+    from edgefer.models.cost import passes
+    from edgefer.runtime import read_onnx_metadata
+
+    path = Path(path)
+    if path.suffix == ".json":
+        manifest = read_manifest(path)
+        members = [model_cost(m) for m in manifest["members"]]
+        return {"passes": round(sum(m["passes"] for m in members) * len(manifest["tta"]), 2),
+                "bytes": path.stat().st_size + sum(m["bytes"] for m in members)}
+    if path.suffix == ".onnx":
+        meta = read_onnx_metadata(path)
+        name, kwargs = meta.get("model_name", "fernet"), json.loads(meta.get("model_kwargs", "{}"))
+    else:
+        ckpt = load_checkpoint(path)
+        name, kwargs = ckpt["model_name"], ckpt["model_kwargs"]
+    return {"passes": passes(name, kwargs), "bytes": path.stat().st_size}

@@ -342,3 +342,53 @@ def concat(datasets: list[FaceDataset], split: str = "all") -> FaceDataset:
         sources=[s for d in datasets for s in d.sources], split=split,
         needs_detection=any(d.needs_detection for d in datasets),
         skipped=dict(datasets[0].skipped) if datasets else {}, soft_labels=soft)
+
+
+# --------------------------------------------------------------------------- choosing a split
+
+HOLDOUT_EVERY = 10
+"""A data set with a single split trains on 9 items in 10 and validates on the tenth
+(:func:`holdout`)."""
+
+
+def select_split(splits: dict[str, FaceDataset], split: str | None, default: str | None = None,
+                 *, path: str | os.PathLike = "") -> tuple[str, FaceDataset]:
+    """``(name, dataset)`` of the split to use from ``splits`` (as :func:`load_splits` returns them).
+
+    ``split`` names one (ValueError listing the available ones when absent). With
+    ``split=None``: ``default`` when the data set has it, the whole set when it has a single
+    split (a folder of class subfolders, a CSV without a usage column), else a ValueError
+    asking for ``--split``.
+    """
+    names = list(splits)
+    if split is not None:
+        check_split(split, names)
+        return split, splits[split]
+    if default is not None and default in splits:
+        return default, splits[default]
+    if len(splits) == 1:
+        return names[0], splits[names[0]]
+    raise ValueError(f"{path}: has the splits {', '.join(names)}; choose one with --split")
+
+
+def holdout_key(source: str) -> str:
+    """What :func:`holdout` hashes of an item's source: its last two path parts (class folder and
+    file name, or file name and CSV row), so that moving the data set keeps the choice."""
+    return "/".join(Path(source.replace("\\", "/")).parts[-2:])
+
+
+def holdout(ds: FaceDataset, every: int = HOLDOUT_EVERY) -> tuple[FaceDataset, FaceDataset]:
+    """``(train, validation)``: a single-split data set divided by a fixed rule.
+
+    An item goes to validation when the SHA-1 of :func:`holdout_key` of its source, read as a
+    number, is a multiple of ``every`` (about one item in ``every``). The rule does not depend on
+    the seed or on the order of the files, and adding images leaves the others where they were.
+    """
+    import hashlib
+
+    val = np.array([int(hashlib.sha1(holdout_key(s).encode()).hexdigest()[:12], 16) % every == 0
+                    for s in ds.sources], dtype=bool)
+    train, validation = ds.subset(~val), ds.subset(val)
+    validation.split = f"{ds.split} (held out: 1 in {every})"
+    train.split = f"{ds.split} (less the held-out part)"
+    return train, validation

@@ -8,6 +8,10 @@ from edgefer.data.folders import check_split, index_class_folders, index_fer_fol
 from edgefer.data.lfw import index_lfw
 from edgefer.data.load import resolve
 
+NOTE_FILES = ("counted from file names (and legend.csv for LFW); no image was opened, so a corrupt "
+              "image shows up only when the set is loaded (train, evaluate)")
+NOTE_CSV = "every row of the CSV was parsed and its pixels decoded"
+
 _INDEXERS = {"fer-folders": index_fer_folders, "folders": index_class_folders, "lfw": index_lfw}
 
 
@@ -20,10 +24,13 @@ def summarize(path: str | os.PathLike, split: str | None = None, format: str | N
 
     Returns
     -------
-    ``{"splits": {name: {"total": n, "per_class": {class: n}}}, "skipped": {reason: n}}``,
+    ``{"splits": {name: {"total": n, "per_class": {class: n}}}, "skipped": {reason: n},
+    "images_opened": bool, "note": str}``,
     splits in their usual order (``train``, ``publictest``, ``privatetest``; ``all`` for a set
     without splits), classes in :data:`edgefer.labels.CLASSES` order, all counts ints.
-    ``skipped`` counts the whole source, whichever ``split`` is asked for.
+    ``skipped`` counts the whole source, whichever ``split`` is asked for. ``images_opened``
+    says whether every image was decoded (a FER-2013 CSV's rows are) or only counted from file
+    names (folders, LFW), and ``note`` says the same in words.
 
     Raises
     ------
@@ -47,4 +54,6 @@ def summarize(path: str | os.PathLike, split: str | None = None, format: str | N
         "splits": {name: {"total": int(sum(pc.values())), "per_class": {c: int(n) for c, n in pc.items()}}
                    for name, pc in per_split.items()},
         "skipped": {reason: int(n) for reason, n in skipped.items()},
+        "images_opened": fmt == "fer-csv",
+        "note": NOTE_CSV if fmt == "fer-csv" else NOTE_FILES,
     }

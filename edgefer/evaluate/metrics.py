@@ -36,7 +36,9 @@ def balanced_accuracy(y_true, y_pred, min_support: int = BALANCED_MIN_SUPPORT) -
 
 def classification_report(y_true, y_pred) -> dict:
     """accuracy, balanced_accuracy (mean recall over the classes with at least
-    :data:`BALANCED_MIN_SUPPORT` items, named in ``balanced_accuracy_classes``), macro_f1, n,
+    :data:`BALANCED_MIN_SUPPORT` items, named in ``balanced_accuracy_classes``), macro_f1 (mean F1
+    over the classes present in ``y_true``, named in ``macro_f1_classes``: a class the data does
+    not hold has no F1 and is left out, not counted as 0), n,
     per_class {name: {recall, precision, f1, support}}, confusion."""
     cm = confusion_matrix(y_true, y_pred)
     n = int(cm.sum())
@@ -54,6 +56,7 @@ def classification_report(y_true, y_pred) -> dict:
         "balanced_accuracy": bacc,
         "balanced_accuracy_classes": bacc_classes,
         "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
+        "macro_f1_classes": [c for c, k in zip(CLASSES, present) if k],
         "n": n,
         "per_class": {c: {"recall": float(recall[i]), "precision": float(precision[i]),
                           "f1": float(f1[i]), "support": int(support[i])}

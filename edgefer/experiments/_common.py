@@ -8,6 +8,12 @@ A *budget* fixes how much data and how many epochs an experiment spends:
   fewer epochs; see :data:`BUDGETS` for the sizes and time estimates).
 * ``full``: the paper's setting (batch 48, 50 epochs, all images, the edge CNN at 96x96);
   meant for a GPU.
+* ``paper``: the paper's data, epochs and batch on a CPU, cut into *units* of at most about two
+  hours each (one model x one fold, or one figure's model), run by
+  :mod:`edgefer.experiments.units` one at a time; a constant learning rate, so that a
+  convergence point is not an artefact of a decaying schedule; the paper's MSE loss; the edge
+  CNN at 96x96 when a unit's training is estimated at <= 100 minutes on the machine at hand,
+  else at 48x48 (decided once, in ``plan.json``, and kept for every unit).
 
 Every result JSON records its budget, so a number is never read without its scale.
 """
@@ -26,7 +32,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-BUDGET_NAMES = ("smoke", "reduced", "full")
+BUDGET_NAMES = ("smoke", "reduced", "full", "paper")
+UNIT_BUDGETS = ("paper",)
+"""Budgets run as units (:mod:`edgefer.experiments.units`); the others run whole experiments."""
 EXPERIMENTS = ("fig5", "table1", "cv", "fig6", "ablation")
 
 PAPER = {
@@ -73,6 +81,16 @@ class Budget:
     checkpoint_every : also checkpoint every N iterations inside an epoch (0: epoch ends).
     est_cpu_minutes : estimated time on a 2-core CPU (None: not estimated; GPU budget).
     note : what was cut, in words.
+    loss : the main runs' loss (None: :data:`MAIN_LOSS`); the ablation's loss variant is the other.
+    schedule : ``cosine`` or ``constant`` learning rate.
+    precision : ``fp32``, or ``auto``: bf16 autocast where this CPU runs it natively
+        (:func:`edgefer.cpu.run_precision`; a resumed unit keeps the one it began with).
+    train_eval_n, heldout_eval_n : units; fixed class-stratified samples of the training part
+        and of the held-out part scored after every ``eval_every`` epochs (the curves); the
+        whole held-out part is scored once at the end.
+    seeds : units; ablation seeds (each a unit per variant), so that each verdict is a mean +- std.
+    edge_minutes_max : units; the edge CNN runs at 96x96 when a fig5 unit of it is estimated at
+        no more than this many minutes on the machine at hand, else at 48x48.
     """
 
     name: str
@@ -90,6 +108,14 @@ class Budget:
     checkpoint_every: int = 100
     est_cpu_minutes: float | None = None
     note: str = ""
+    loss: str | None = None
+    schedule: str = "cosine"
+    precision: str = "fp32"
+    train_eval_n: int = 2000
+    heldout_eval_n: int = 2000
+    eval_every: int = 1
+    seeds: tuple = (0,)
+    edge_minutes_max: float = 100.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -98,6 +124,9 @@ class Budget:
 _SMOKE = dict(epochs=2, batch_size=16, train_n=320, val_n=64, test_n=64, cv_n=240, fer_per_class=30,
               lfw_n=60, bench_batch=8, bench_repeats=1, checkpoint_every=0, est_cpu_minutes=2,
               note="plumbing check only: a few dozen steps on a few hundred images; numbers mean nothing")
+_SMOKE_UNITS = dict(train_eval_n=40, heldout_eval_n=40, seeds=(0, 1), edge_minutes_max=0.0)
+_PAPER = dict(epochs=50, loss="mse", schedule="constant", precision="auto", checkpoint_every=100,
+              edge_model="auto")
 _FULL = dict(epochs=50, edge_model="edgecnn", bench_repeats=50,
              note="the paper's setting: batch 48, 50 epochs, all images, edge CNN at 96x96 (GPU)")
 
@@ -115,12 +144,21 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                                "model at batch 48; validation on 2,000 PublicTest images per epoch; "
                                "all 3,589 PrivateTest images once; edge CNN at 48x48"),
         "full": Budget("full", **_FULL),
+        "paper": Budget("paper", **_PAPER, est_cpu_minutes=None,
+                        note="fold 1 of the paper's 3-fold split of all FER-2013 images (two thirds, about "
+                             "23,900, train; identical images kept in one fold), batch 48, 50 epochs (about "
+                             "24,800 iterations), constant learning rate, MSE loss; after every epoch the "
+                             "accuracy on a fixed 2,000-image sample of the training part and on 2,000 of the "
+                             "held-out third, at the end on the whole held-out third"),
     },
     "table1": {
         "smoke": Budget("smoke", **_SMOKE),
         "reduced": Budget("reduced", epochs=1, bench_repeats=20, est_cpu_minutes=5,
                           note="median of 20 timed batches of 48 per model (after 2 warm-up batches)"),
         "full": Budget("full", **{**_FULL, "note": "median of 50 timed batches of 48 per model"}),
+        "paper": Budget("paper", **{**_PAPER, "bench_repeats": 20,
+                                    "note": "median of 20 timed batches of 48 per model, fp32 and the "
+                                            "units' precision, on the machine of the fig5 units"}),
     },
     "cv": {
         "smoke": Budget("smoke", **_SMOKE),
@@ -130,6 +168,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                                "protocol trains on 8,000 Training images (a fold's size), 10 epochs, "
                                "and reports all of PrivateTest; edge CNN at 48x48"),
         "full": Budget("full", **_FULL),
+        "paper": Budget("paper", **_PAPER,
+                        note="3-fold CV over all FER-2013 images (fold 1 is fig5's run), batch 48, 50 epochs "
+                             "per fold, the last epoch's model scored on the held-out third; once with folds "
+                             "that keep identical images together, once with plain (class-stratified) random "
+                             "folds; the standard protocol trains on all of Training, 50 epochs, chooses the "
+                             "epoch on PublicTest and reports PrivateTest"),
     },
     "fig6": {
         "smoke": Budget("smoke", **_SMOKE),
@@ -138,6 +182,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                                "(stratified), 80/20 split, 10 epochs (~1,750 iterations per model); "
                                "edge CNN at 48x48"),
         "full": Budget("full", **_FULL),
+        "paper": Budget("paper", **_PAPER, fer_per_class=3269, lfw_n=None,
+                        note="FER-2013 capped at 3,269 per class (all 546 disgust images) + every labelled "
+                             "LFW photo, 80/20 split by class and source, batch 48, 50 epochs"),
     },
     "ablation": {
         "smoke": Budget("smoke", **_SMOKE),
@@ -146,8 +193,15 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                                "on 1,000 PublicTest images, all PrivateTest once; base edge CNN at "
                                "48x48 (the 96x96 run costs ~4-5 base runs)"),
         "full": Budget("full", **_FULL),
+        "paper": Budget("paper", **{**_PAPER, "edge_model": "edgecnn48", "epochs": 20, "seeds": (0, 1, 2),
+                                    "bench_repeats": 10},
+                        note="all 28,709 Training images, 20 epochs (about 11,960 iterations), PublicTest "
+                             "chooses the epoch, PrivateTest once; 3 seeds per variant; base edge CNN at "
+                             "48x48, MSE, constant learning rate"),
     },
 }
+for _exp in BUDGETS:  # smoke runs as units too (the runner's tests and a quick look)
+    BUDGETS[_exp]["smoke"] = dataclasses.replace(BUDGETS[_exp]["smoke"], **_SMOKE_UNITS)
 
 
 def budget_for(experiment: str, budget: "str | Budget") -> Budget:
@@ -270,18 +324,26 @@ def twin_mask(test_images, train_images) -> np.ndarray:
 # --------------------------------------------------------------------------- runs
 
 
-def train_config(budget: Budget, model: str, *, seed: int, device: str, loss: str = MAIN_LOSS,
-                 equalize: bool = True, model_kwargs: dict | None = None, input_size: int | None = None):
-    """The TrainConfig of one run: the loop's defaults (SGD, Nesterov momentum 0.9, cosine
-    schedule, weight decay 5e-4) with the budget's epochs and batch and the model's
-    learning rate (:data:`MODEL_LR`, else :data:`DEFAULT_LR`)."""
+def main_loss(budget: Budget) -> str:
+    """The loss of the budget's main runs (fig5, cv, fig6, the ablation's base)."""
+    return budget.loss or MAIN_LOSS
+
+
+def train_config(budget: Budget, model: str, *, seed: int, device: str, loss: str | None = None,
+                 equalize: bool = True, model_kwargs: dict | None = None, input_size: int | None = None,
+                 precision: str = "fp32"):
+    """The TrainConfig of one run: the loop's defaults (SGD, Nesterov momentum 0.9, weight decay
+    5e-4) with the budget's epochs, batch, schedule and loss (``loss`` overrides it) and the
+    model's learning rate (:data:`MODEL_LR`, else :data:`DEFAULT_LR`)."""
+    loss = loss or main_loss(budget)
     from edgefer.train.config import TrainConfig
     kwargs = dict(model_kwargs or {})
     return TrainConfig(model=model, model_kwargs=kwargs,
                        input_size=input_size or model_input_size(model, **kwargs), equalize=equalize,
                        loss=loss, lr=MODEL_LR.get(model, DEFAULT_LR),
                        batch_size=budget.batch_size, epochs=budget.epochs, seed=seed,
-                       device=device, checkpoint_every=budget.checkpoint_every)
+                       device=device, checkpoint_every=budget.checkpoint_every,
+                       schedule=budget.schedule, precision=precision)
 
 
 def reuse(path: Path, key: dict) -> dict | None:

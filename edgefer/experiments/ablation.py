@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 
 from edgefer.experiments._common import (
-    MAIN_LOSS, budget_for, fer_parts, load_fer, model_input_size, pixels_for, rel, run_dir,
+    budget_for, main_loss, fer_parts, load_fer, model_input_size, pixels_for, rel, run_dir,
     train_and_test, train_config, twin_mask, write_result,
 )
 
@@ -36,15 +36,19 @@ def variants(budget) -> list[dict]:
     base = budget.edge_model
     other = "edgecnn48" if base == "edgecnn" else "edgecnn"
     size, other_size = model_input_size(base), model_input_size(other)
+    loss = main_loss(budget)
+    other_loss = "ce" if loss == "mse" else "mse"
+    words = {"mse": "MSE between softmax and one-hot (the paper's loss)", "ce": "cross-entropy"}
     v = lambda name, group, change, **kw: {  # noqa: E731
         "name": name, "group": group, "change": change, "model": kw.get("model", base),
-        "model_kwargs": kw.get("model_kwargs", {}), "loss": kw.get("loss", MAIN_LOSS),
+        "model_kwargs": kw.get("model_kwargs", {}), "loss": kw.get("loss", loss),
         "equalize": kw.get("equalize", True)}
     return [
-        v("base", "base", f"{base}: {size}x{size}, feature fusion, cross-entropy, equalized, max pooling"),
+        v("base", "base", f"{base}: {size}x{size}, feature fusion, {words[loss].split(' (')[0]}, equalized, "
+          "max pooling"),
         v("fusion_none", "fusion", "no edge fusion (plain CNN)", model_kwargs={"fusion": "none"}),
         v("fusion_input", "fusion", "edges of the input image only", model_kwargs={"fusion": "input"}),
-        v("loss_mse", "loss", "MSE between softmax and one-hot (the paper's loss)", loss="mse"),
+        v(f"loss_{other_loss}", "loss", words[other_loss], loss=other_loss),
         v(f"input_{other_size}", "input_size", f"{other_size}x{other_size} input ({other})", model=other),
         v("no_equalize", "equalize", "no histogram equalization", equalize=False),
         v("pool_stride", "pool", "strided 5x5 convolutions instead of max pooling",

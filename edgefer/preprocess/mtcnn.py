@@ -127,7 +127,7 @@ def _networks(path: str) -> tuple[PNet, RNet, ONet]:
         for net, key in zip(nets, ("pnet", "rnet", "onet")):
             net.load_state_dict(states[key])
             net.eval()
-    except Exception as exc:  # noqa: BLE001 - any unpickling or shape problem means a bad file
+    except Exception as exc:  # any unpickling or shape problem means a bad file
         raise FileNotFoundError(f"MTCNN weights file is not a valid MTCNN state: {p} ({exc})") from exc
     return nets
 

@@ -1,7 +1,30 @@
 """Training configuration: a frozen dataclass saved in every checkpoint."""
 from __future__ import annotations
 
+import ast
 from dataclasses import asdict, dataclass, field
+
+
+def parse_model_args(items: list[str] | None) -> dict:
+    """``["fusion=none", "widths=(16,32)"]`` -> ``{"fusion": "none", "widths": (16, 32)}``.
+
+    Values are Python literals where they parse as one, else strings; a later item wins.
+
+    Raises
+    ------
+    ValueError
+        An item that is not ``KEY=VALUE``.
+    """
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--arg must look like KEY=VALUE; got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value
+    return out
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def load_init(model: nn.Module, path: Path) -> bool:
     Raises ValueError, naming the file, when it does not fit the model.
     """
     if path.suffix.lower() == ".pt":
-        from edgefer.train.checkpoint import load_checkpoint
+        from edgefer.checkpoint import load_checkpoint
         state = load_checkpoint(path)
         try:
             model.load_state_dict(state["state_dict"])
@@ -170,7 +170,7 @@ def init_preprocess(path: Path) -> dict:
     if path.suffix.lower() not in (".pt", ".onnx"):
         raise ValueError(f"{path}: --init takes an edgefer checkpoint (.pt) or ONNX model (.onnx)")
     if path.suffix.lower() == ".pt":
-        from edgefer.train.checkpoint import load_checkpoint
+        from edgefer.checkpoint import load_checkpoint
         return load_checkpoint(path)["preprocess"]
-    from edgefer.export import onnx_info
+    from edgefer.runtime import onnx_info
     return onnx_info(path)["preprocess"]

@@ -20,12 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgefer.checkpoint import load_checkpoint, save_checkpoint
 from edgefer.evaluate.metrics import classification_report
+from edgefer.io import atomic_write_text
 from edgefer.labels import NUM_CLASSES
 from edgefer.models import create_model
 from edgefer.preprocess.spec import PreprocessSpec
 from edgefer.train.augment import augment_batch
-from edgefer.train.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from edgefer.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,27 @@ def _lr_at(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int) -> flo
         return cfg.lr
     t = (step - warm) / max(1, total - warm)
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+class _Objective(torch.nn.Module):
+    """``(x, target) -> (loss, logits)`` for any model: its own ``training_loss`` where it has one
+    (detector, FRR-CNN's diversity term), else ``loss(model(x), target)``.
+
+    Under torchrun this module, not the model, is wrapped in DistributedDataParallel, so that
+    every model's backward pass, ``training_loss`` included, goes through DDP's gradient
+    synchronisation (calling ``model.training_loss`` directly bypassed it).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor):
+        if hasattr(self.model, "training_loss"):
+            return self.model.training_loss(x, target, self.loss)
+        logits = self.model(x)
+        return self.loss(logits, target), logits
 
 
 def _loss(cfg: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -168,10 +190,11 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
         start_epoch, start_step = ts["epoch"], ts["step_in_epoch"]
         torch.set_rng_state(ts["torch_rng"])
         log.info("resuming %s at epoch %d, step %d", last_path, start_epoch, start_step)
-    ddp_model = model
+    objective = _Objective(model, lambda z, t: _loss(cfg, z, t))
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
-        ddp_model = DistributedDataParallel(model)
+        # the detector's loss leaves parameters without a gradient in some steps (no foreground RoI)
+        objective = DistributedDataParallel(objective, find_unused_parameters=hasattr(model, "training_loss"))
 
     steps_per_epoch = max(1, n // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs  # the schedule's length; max_steps only stops early
@@ -212,7 +235,7 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
         first = start_step if epoch == start_epoch else 0
         if first:
             g.set_state(state["train_state"]["generator"])
-        ddp_model.train()
+        objective.train()
         done_steps = first
         with open(iter_log, "a", newline="") if rank == 0 else open(os.devnull, "w") as flog:
             wlog = csv.writer(flog)
@@ -229,15 +252,8 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
                     group["lr"] = lr
                 with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                                     enabled=cfg.precision == "bf16"):
-                    if hasattr(model, "training_loss"):
-                        # Models with their own objective (detector, FRR-CNN's diversity term)
-                        # return (loss, logits); the classification term still follows cfg.loss.
-                        loss, logits = model.training_loss(xb, tb, lambda z, t: _loss(cfg, z, t))
-                    else:
-                        logits = ddp_model(xb)
-                        loss = None
-                if loss is None:
-                    loss = _loss(cfg, logits, tb)
+                    # the classification term follows cfg.loss, also inside a model's own objective
+                    loss, logits = objective(xb, tb)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"training diverged at iteration {global_step + 1} (loss {loss.item()}); "

@@ -1,57 +1,107 @@
-"""The web demo: a FastAPI app over :class:`~edgefer.recognize.Recognizer`.
+"""The web demo: a FastAPI app over the recognition path of :class:`~edgefer.recognize.Recognizer`.
 
 Routes
 ------
 ``GET /``
-    One self-contained page (inline CSS and JS, nothing fetched from elsewhere): choose, drop,
-    paste or snapshot (webcam) a photo; each face is boxed and labelled on a canvas, with seven
-    probability bars per face.
+    The demo page (``static/index.html``, ``app.js``, ``style.css``; nothing fetched from
+    elsewhere): choose, drop, paste or snapshot (webcam) a photo and a model role; each face is
+    boxed and labelled on a canvas, with seven probability bars per face.
 ``POST /api/predict``
-    Multipart field ``file`` -> ``{"faces": [{"box", "label", "confidence", "probabilities"}],
-    "width", "height", "model", "elapsed_ms"}``. Boxes are (x, y, w, h) in the pixels of the
-    upright (EXIF-rotated) image.
-``GET /api/health``, ``GET /api/models``
-    Liveness with the model's name and the upload limits; the loaded model's details and the
-    shipped models.
+    Multipart field ``file`` (and optionally ``model``: ``default``, ``fast`` or ``small``) ->
+    ``{"faces": [Face.to_dict()], "width", "height", "model", "elapsed_ms"}``. Boxes are
+    (x, y, w, h) in the pixels of the upright (EXIF-rotated) image.
+``GET /api/health``, ``GET /api/models``, ``GET /api/classes``
+    Liveness with the model's name, the roles and the limits; the loaded model's details (by
+    name: no server paths) and the shipped models; the classes with their colours.
 ``GET /docs``
-    FastAPI's OpenAPI page (its script comes from a CDN; the demo page does not need it).
+    Swagger UI 5 from the ``swagger-ui-bundle-v2`` package, served by this server (works offline).
 
 Bad input is answered with a 4xx status and ``{"detail": "..."}`` naming the problem: 413 for a
 body over ``max_upload_bytes`` (refused by its Content-Length before reading, or as soon as the
 streamed bytes pass the limit) and for an image whose header declares more than ``max_pixels``
 (refused before decoding), 415 for data that is not an image, 400 for a corrupt or truncated one.
-Uploads are decoded in memory; the multipart parser may spool a large upload to a temporary file.
-The model is loaded once and used by one request at a time, which also bounds memory to one
-decoded image.
+503 with ``Retry-After`` when the server is full: more than ``max_pending`` uploads in flight, or
+an image that found no room in the pixel budget within ``queue_timeout_s``.
+
+Under load (see :mod:`edgefer.web.service` and docs/web.md): decoding and detection run in a pool
+of worker threads, off the event loop; the faces of concurrent requests are batched into one
+model call; the pixels decoded at once are bounded by ``pixel_budget``.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
-import json
+import asyncio
+import importlib.metadata
 import os
 import threading
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-import numpy as np
-from fastapi import FastAPI, File, HTTPException, UploadFile
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse
-from PIL import Image, ImageOps, UnidentifiedImageError
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from pydantic import BaseModel, Field
 
 import edgefer
-from edgefer.io import IMAGE_FORMATS, MAX_PIXELS, _pil_to_array, pil_warnings_logged
+from edgefer.errors import ImageReadError, ImageTooLargeError, NotAnImageError
+from edgefer.io import MAX_PIXELS, open_image
 from edgefer.labels import CLASSES
-from edgefer.recognize import DEFAULT_MODEL, Recognizer, shipped_models
+from edgefer.recognize import (
+    DEFAULT_MODEL,
+    ROLES,
+    Recognizer,
+    face_from,
+    resolve_model,
+    shipped_models,
+)
+from edgefer.web.service import (
+    Batcher,
+    Busy,
+    Locator,
+    PixelBudget,
+    default_pixel_budget,
+    default_workers,
+)
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """Largest accepted image file (10 MiB)."""
 
 MULTIPART_SLACK = 16 * 1024
 """Bytes a request body may carry beyond the file itself: multipart boundaries and part headers."""
+
+DEFAULT_MAX_PENDING = 32
+"""Uploads in flight (being received, waiting or processed) beyond which new ones get 503: with
+the 10 MiB upload limit, at most 320 MiB of request bodies held at once."""
+
+DEFAULT_QUEUE_TIMEOUT_S = 10.0
+"""Longest wait for room in the pixel budget before a 503."""
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "X-Frame-Options": "DENY"}
+"""On every response."""
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+"""For JSON and every other response that is not a page: nothing may load or run."""
+
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
+"""The demo page: its own script and style files, the photo as a blob, the webcam, this server."""
+
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
+"""Swagger UI: its bundle and ours from this server, the inline styles and data: icons it
+draws with, and this server's schema and API (its "Try it out")."""
+
+DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css")
 
 
 class FaceOut(BaseModel):
@@ -66,157 +116,263 @@ class PredictOut(BaseModel):
     width: int
     height: int
     model: str
-    elapsed_ms: float = Field(description="server time for the image: check, wait for the model, decode, recognize")
+    elapsed_ms: float = Field(description="server time for the image: check, wait, decode, detect, model")
 
 
 class ErrorOut(BaseModel):
     detail: str
 
 
-_ERRORS = {400: {"model": ErrorOut, "description": "corrupt or truncated image, or an empty file"},
+_ERRORS = {400: {"model": ErrorOut, "description": "corrupt or truncated image, an empty file, or an unknown model role"},
            413: {"model": ErrorOut, "description": "file over the size limit, or image over the pixel limit"},
-           415: {"model": ErrorOut, "description": "not an image in a format edgefer reads"}}
+           415: {"model": ErrorOut, "description": "not an image in a format edgefer reads"},
+           503: {"model": ErrorOut, "description": "the server is full; try again after Retry-After seconds"}}
+
+
+class _Model:
+    """A loaded model as the service uses it: its name, preprocessing and batching thread."""
+
+    def __init__(self, recognizer: Recognizer, window_s: float):
+        self.name = recognizer.name
+        self.spec = recognizer.spec
+        self.recognizer = recognizer
+        self.batcher = Batcher(recognizer.probabilities, window_s=window_s)
 
 
 def create_app(model: str | os.PathLike | Recognizer | None = None, *,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> FastAPI:
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+               workers: int | None = None, pixel_budget: int | None = None,
+               max_pending: int = DEFAULT_MAX_PENDING, queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S,
+               batch_window_ms: float = 3.0, roles: bool = True) -> FastAPI:
     """The demo app, with the model loaded once and shared by all requests.
 
     Parameters
     ----------
-    model : None (the shipped model), a shipped model's name, a checkpoint path, or a
-        ready :class:`Recognizer`.
+    model : None (the shipped default), a role or shipped model's name, a model file, or a
+        ready :class:`Recognizer` (its detector is copied into each worker thread).
     max_upload_bytes : largest accepted image file in bytes.
-    max_pixels : images whose header declares more pixels are refused before decoding.
+    max_pixels : images whose header declares more pixels are refused (413) before decoding.
+    workers : threads that decode and detect (default: one per CPU).
+    pixel_budget : declared pixels that may be decoded at once (default
+        :func:`~edgefer.web.service.default_pixel_budget`); at least ``max_pixels``.
+    max_pending : uploads in flight beyond which new ones are answered 503.
+    queue_timeout_s : longest wait for room in the pixel budget before a 503.
+    batch_window_ms : how long the model thread gathers faces after the first before its call.
+    roles : let a request pick a role (``default``, ``fast``, ``small``), loaded when first asked.
 
     Raises
     ------
     FileNotFoundError, ValueError, CheckpointError
-        From loading the model; ``ValueError`` also for a limit that is not a positive integer.
+        From loading the model; ``ValueError`` also for a limit that is not a positive number.
     """
-    for name, value in (("max_upload_bytes", max_upload_bytes), ("max_pixels", max_pixels)):
+    workers = default_workers() if workers is None else workers
+    pixel_budget = default_pixel_budget(max_pixels) if pixel_budget is None else pixel_budget
+    for name, value in (("max_upload_bytes", max_upload_bytes), ("max_pixels", max_pixels),
+                        ("workers", workers), ("pixel_budget", pixel_budget), ("max_pending", max_pending)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}")
-    recognizer = model if isinstance(model, Recognizer) else Recognizer(model)
-    service = _Service(recognizer, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels)
+    if pixel_budget < max_pixels:
+        raise ValueError(f"`pixel_budget` ({pixel_budget:,}) must be at least `max_pixels` ({max_pixels:,}), "
+                         "or the largest images allowed could never be decoded")
+    for name, value in (("queue_timeout_s", queue_timeout_s), ("batch_window_ms", batch_window_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 3600:
+            raise ValueError(f"`{name}` must be a number of seconds (ms) in 0..3600; got {value!r}")
+    recognizer = model if isinstance(model, Recognizer) else Recognizer(model, threads=1)
+    service = _Service(recognizer, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels,
+                       workers=workers, pixel_budget=pixel_budget, queue_timeout_s=queue_timeout_s,
+                       batch_window_s=batch_window_ms / 1000, roles=roles)
 
-    app = FastAPI(title="edgefer", version=edgefer.__version__,
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await asyncio.get_running_loop().run_in_executor(None, service.close)
+
+    app = FastAPI(title="edgefer", version=edgefer.__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Facial expression recognition: find faces in a photo and say which of "
                               f"seven expressions ({', '.join(CLASSES)}) each shows.")
     app.add_middleware(_BodyLimit, limit=max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(_Pending, limit=max_pending)
+    app.add_middleware(_SecurityHeaders)
     app.state.recognizer = recognizer
+    app.state.service = service
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return HTMLResponse(_PAGE, headers=_PAGE_HEADERS)
+    def page() -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html",
+                            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in ("app.js", "style.css", "docs.js", "docs.css"):
+            raise HTTPException(404, "Not Found")
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> Response:
+        return FileResponse(STATIC / "docs.html", media_type="text/html",
+                            headers={"Content-Security-Policy": DOCS_CSP, "Cache-Control": "no-cache"})
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        if name == "LICENSE":
+            return PlainTextResponse(_swagger_license())
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404, "Not Found")
+        return FileResponse(_swagger_ui_path() / name, headers={"Cache-Control": "max-age=86400"})
 
     @app.post("/api/predict", response_model=PredictOut, responses=_ERRORS)
-    async def predict(file: UploadFile = File(description="the photo: JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM")):
+    async def predict(file: UploadFile = File(description="the photo: JPEG, PNG, BMP, TIFF, WebP, GIF or PPM/PGM"),
+                      model: str = Form("", description="model role: default, fast or small "
+                                                        "(empty: the model the server was started with)")):
         """Find the faces in an uploaded photo and the expression each shows."""
         try:
             data = await file.read(max_upload_bytes + 1)
         finally:
             await file.close()
-        return await run_in_threadpool(service.predict, data, file.filename, file.content_type)
+        try:
+            return await service.predict(data, file.filename, file.content_type, model)
+        except Busy as exc:
+            return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)})
 
     @app.get("/api/health")
     def health() -> dict:
-        """Liveness, the loaded model's name and the upload limits."""
-        return {"status": "ok", "model": recognizer.name,
-                "limits": {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels}}
+        """Liveness, the loaded model's name, the roles a request may pick, and the limits."""
+        return {"status": "ok", "model": recognizer.name, "roles": dict(ROLES) if roles else {},
+                "limits": {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
+                           "pixel_budget": pixel_budget, "max_pending": max_pending, "workers": workers}}
 
     @app.get("/api/models")
     def models() -> dict:
-        """The loaded model (preprocessing, training data, scores) and the shipped models."""
-        info = dict(recognizer.info)
-        info["path"] = Path(info["path"]).name  # the server's folders are no business of clients
-        return {"loaded": info, "shipped": shipped_models(), "default": DEFAULT_MODEL}
+        """The loaded model (preprocessing, training data, scores), the roles and the shipped models."""
+        return {"loaded": _public_info(recognizer.info), "roles": dict(ROLES), "shipped": shipped_models(),
+                "default": DEFAULT_MODEL}
+
+    @app.get("/api/classes")
+    def classes() -> dict:
+        """The seven classes in the model's order, with the colour each is drawn in and legible ink on it."""
+        colors, ink = _css_colors()
+        return {"classes": list(CLASSES), "colors": colors, "ink": ink}
 
     return app
 
 
-class _Service:
-    """The shared Recognizer, used by one request at a time (OpenCV's cascade and the model are
-    not promised to be thread-safe, and one decoded image at a time bounds memory)."""
+def _public_info(info: dict) -> dict:
+    """A model's info with every file named by its name alone: the server's folders are no
+    business of clients."""
+    out = {}
+    for k, v in info.items():
+        if k == "path":
+            out["file"] = Path(str(v)).name
+        elif k == "members" and isinstance(v, list):
+            out[k] = [_public_info(m) if isinstance(m, dict) else m for m in v]
+        elif isinstance(v, dict):
+            out[k] = _public_info(v) if k != "probabilities" else v
+        elif isinstance(v, str) and os.sep in v and os.path.isabs(v):
+            out[k] = Path(v).name
+        else:
+            out[k] = v
+    return out
 
-    def __init__(self, recognizer: Recognizer, *, max_upload_bytes: int, max_pixels: int):
-        self.recognizer = recognizer
+
+def _swagger_ui_path() -> Path:
+    from swagger_ui_bundle import swagger_ui_path
+    return Path(str(swagger_ui_path))
+
+
+def _swagger_license() -> str:
+    """Swagger UI's licence, as its package ships it."""
+    try:
+        dist = importlib.metadata.distribution("swagger-ui-bundle-v2")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    text = dist and (dist.read_text("licenses/LICENSE") or dist.read_text("LICENSE"))
+    return text or "Swagger UI (swagger-api/swagger-ui) and swagger-ui-bundle-v2: Apache License 2.0\n"
+
+
+class _Service:
+    """Answers one upload: checks, waits for room, decodes and detects in a worker thread, and
+    has the faces classified in the model's batches (see :mod:`edgefer.web.service`)."""
+
+    def __init__(self, recognizer: Recognizer, *, max_upload_bytes: int, max_pixels: int, workers: int,
+                 pixel_budget: int, queue_timeout_s: float, batch_window_s: float, roles: bool):
         self.max_upload_bytes = max_upload_bytes
         self.max_pixels = max_pixels
-        self.lock = threading.Lock()
+        self.queue_timeout_s = queue_timeout_s
+        self.batch_window_s = batch_window_s
+        self.roles = roles
+        self.served = _Model(recognizer, batch_window_s)
+        self.locator = Locator(recognizer.detector, workers)
+        self.budget = PixelBudget(pixel_budget)
+        self._models: dict[str, _Model] = {}
+        self._models_lock = threading.Lock()
 
-    def predict(self, data: bytes, filename: str | None, content_type: str | None) -> dict:
+    def close(self) -> None:
+        self.locator.close()
+        for m in [self.served, *self._models.values()]:
+            m.batcher.close()
+
+    def _model(self, role: str) -> _Model:
+        """The served model for '', else the role's model, loaded once (in a worker thread)."""
+        if not role:
+            return self.served
+        with self._models_lock:
+            if role not in self._models:
+                if resolve_model(role).resolve() == self.served.recognizer.path.resolve():
+                    self._models[role] = self.served
+                else:
+                    rec = Recognizer(role, detector=self.served.recognizer.detector, threads=1)
+                    self._models[role] = _Model(rec, self.batch_window_s)
+            return self._models[role]
+
+    async def predict(self, data: bytes, filename: str | None, content_type: str | None, role: str) -> dict:
+        start = time.perf_counter()
         if len(data) > self.max_upload_bytes:  # only the first limit + 1 bytes were read
             raise HTTPException(413, f"{_describe(filename, content_type)} is over the upload limit "
                                      f"of {self.max_upload_bytes:,} bytes")
+        role = (role or "").strip()
+        if role and (not self.roles or role not in ROLES):
+            known = ", ".join(ROLES) if self.roles else "none on this server"
+            raise HTTPException(400, f"unknown model role {role[:40]!r}; known: {known}")
         what = _describe(filename, content_type, len(data))
         if not data:
             raise HTTPException(400, f"{what} is empty")
-        start = time.perf_counter()
-        # Reading the header is cheap: files that are not images, or are too large, are refused
-        # here without waiting for the requests ahead of them.
-        im = open_image(data, max_pixels=self.max_pixels, what=what)
+        # The header alone, on the event loop (microseconds): bytes that are not an image, or
+        # an image over the pixel limit, are refused without queueing.
         try:
-            with self.lock:
-                image = _decode(im, what)
-                faces = self.recognizer.predict(image)
+            im = open_image(data, name=what, max_pixels=self.max_pixels)
+        except ImageReadError as exc:
+            raise _http_error(exc) from None
+        pixels = im.size[0] * im.size[1]
+        loop = asyncio.get_running_loop()
+        try:
+            if not await self.budget.acquire(pixels, self.queue_timeout_s):
+                raise Busy(f"{what}: the server is decoding as many pixels as it may "
+                           f"({self.budget.total:,}); try again shortly", retry_after=2)
+            try:
+                model = self.served if not role else await loop.run_in_executor(self.locator.pool(), self._model, role)
+                located = await loop.run_in_executor(self.locator.pool(), self.locator.locate, im, model.spec, what)
+            except ImageReadError as exc:
+                raise _http_error(exc) from None
+            finally:
+                await self.budget.release(pixels)
         finally:
             im.close()
-        elapsed = time.perf_counter() - start
-        return {"faces": [f.to_dict() for f in faces], "width": int(image.shape[1]),
-                "height": int(image.shape[0]), "model": self.recognizer.name,
-                "elapsed_ms": round(elapsed * 1000, 2)}
+        faces = []
+        if located.boxes:
+            probs = await asyncio.wrap_future(model.batcher.submit(located.pixels))
+            faces = [face_from(b, p).to_dict() for b, p in zip(located.boxes, probs)]
+        return {"faces": faces, "width": located.width, "height": located.height, "model": model.name,
+                "elapsed_ms": round((time.perf_counter() - start) * 1000, 2)}
 
 
-def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS, what: str = "upload") -> Image.Image:
-    """The PIL image of an image file's bytes, its header read and checked but nothing decoded.
-
-    Raises
-    ------
-    HTTPException
-        413 when the header declares more than ``max_pixels`` pixels, 415 when the bytes are not
-        an image in :data:`IMAGE_FORMATS`, 400 when the header is corrupt.
-    """
-    try:  # PIL's warnings (corrupt EXIF, say) are logged as one line naming the upload
-        with pil_warnings_logged(what):
-            im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise HTTPException(413, f"{what}: image too large, refused before decoding ({exc})") from None
-    except UnidentifiedImageError:
-        raise HTTPException(415, f"{what} is not an image edgefer reads; send JPEG, PNG, BMP, TIFF, "
-                                 "WebP, GIF or PPM/PGM") from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes is the bytes' fault
-        raise HTTPException(400, f"{what}: corrupt image header ({type(exc).__name__}: {exc})") from None
-    w, h = im.size
-    if w * h > max_pixels:
-        im.close()
-        raise HTTPException(413, f"{what}: image declares {w}x{h} = {w * h:,} pixels, "
-                                 f"over the limit of {max_pixels:,}; refused before decoding")
-    if w < 1 or h < 1:
-        im.close()
-        raise HTTPException(400, f"{what}: image has no pixels ({w}x{h})")
-    return im
-
-
-def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, what: str = "upload") -> np.ndarray:
-    """uint8 BGR (H, W, 3) of an image file's bytes, upright per its EXIF orientation.
-
-    Raises
-    ------
-    HTTPException
-        As :func:`open_image`, and 400 when the image data is corrupt or truncated.
-    """
-    with open_image(data, max_pixels=max_pixels, what=what) as im:
-        return _decode(im, what)
-
-
-def _decode(im: Image.Image, what: str) -> np.ndarray:
-    try:
-        with pil_warnings_logged(what):
-            return _pil_to_array(ImageOps.exif_transpose(im), gray=False)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes is the bytes' fault
-        raise HTTPException(400, f"{what}: corrupt or truncated image "
-                                 f"({type(exc).__name__}: {exc})") from None
+def _http_error(exc: ImageReadError) -> HTTPException:
+    status = 413 if isinstance(exc, ImageTooLargeError) else 415 if isinstance(exc, NotAnImageError) else 400
+    if status == 415:
+        name = str(exc).split(": not an image", 1)[0]
+        return HTTPException(415, f"{name} is not an image edgefer reads; send JPEG, PNG, BMP, TIFF, "
+                                  "WebP, GIF or PPM/PGM")
+    return HTTPException(status, str(exc))
 
 
 def _describe(filename: str | None, content_type: str | None, size: int | None = None) -> str:
@@ -224,6 +380,65 @@ def _describe(filename: str | None, content_type: str | None, size: int | None =
     name = (filename or "upload")[:80]
     facts = [f for f in (content_type, None if size is None else f"{size:,} bytes") if f]
     return f"{name!r} ({', '.join(facts)})" if facts else repr(name)
+
+
+def _css_colors() -> tuple[dict[str, str], dict[str, str]]:
+    """The class colours of :mod:`edgefer.annotate` (BGR) as CSS, and a legible text colour on each."""
+    from edgefer.annotate import COLORS
+    colors = {name: f"rgb({r}, {g}, {b})" for name, (b, g, r) in COLORS.items()}
+    ink = {name: "#000" if sum(bgr) > 380 else "#fff" for name, bgr in COLORS.items()}
+    return colors, ink
+
+
+class _SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every response, and :data:`API_CSP`
+    to those that set no Content-Security-Policy of their own (JSON, errors, assets)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for k, v in SECURITY_HEADERS.items():
+                    if k.lower().encode() not in present:
+                        headers.append((k.lower().encode(), v.encode()))
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", API_CSP.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Pending:
+    """ASGI middleware answering 503 (``Retry-After``) to uploads beyond ``limit`` in flight, before
+    their bodies are read: request bodies held in memory stay bounded however many clients come."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+        self.pending = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.pending >= self.limit:
+            detail = f"the server has {self.pending} uploads in flight, its limit; try again shortly"
+            await JSONResponse({"detail": detail}, 503, headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        self.pending += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.pending -= 1
 
 
 class _TooLarge(HTTPException):
@@ -270,311 +485,3 @@ class _BodyLimit:
             return message
 
         await self.app(scope, counted_receive, send)
-
-
-_CSS = """
-:root { color-scheme: light dark; --fg: #1b1f24; --muted: #5b6570; --bg: #f6f7f9; --card: #fff;
-  --line: #d5dae0; --accent: #2563eb; --err: #b42318; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6e9ed; --muted: #9aa4af; --bg: #111418;
-  --card: #1b1f24; --line: #333a42; --accent: #60a5fa; --err: #f97066; } }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color: var(--fg); background: var(--bg); }
-header { padding: 14px 24px; border-bottom: 1px solid var(--line); background: var(--card); }
-header h1 { margin: 0; font-size: 20px; } header p { margin: 2px 0 0; color: var(--muted); }
-main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(260px, 2fr); gap: 20px;
-  padding: 20px 24px; max-width: 1200px; margin: 0 auto; }
-@media (max-width: 800px) { main { grid-template-columns: 1fr; } }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px; }
-#drop { border: 2px dashed var(--line); border-radius: 10px; padding: 18px; text-align: center;
-  color: var(--muted); transition: border-color .15s, background .15s; }
-#drop.over { border-color: var(--accent); background: color-mix(in srgb, var(--accent) 8%, transparent); }
-#drop label { color: var(--accent); cursor: pointer; font-weight: 600; }
-#file { position: absolute; width: 1px; height: 1px; opacity: 0; }
-.buttons { display: flex; gap: 8px; justify-content: center; margin-top: 10px; flex-wrap: wrap; }
-button { font: inherit; padding: 6px 14px; border-radius: 7px; border: 1px solid var(--line);
-  background: var(--card); color: var(--fg); cursor: pointer; }
-button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
-[hidden] { display: none !important; }
-#camera { margin-top: 12px; text-align: center; }
-#video { max-width: 100%; border-radius: 8px; background: #000; }
-#status { min-height: 1.5em; margin: 12px 2px 8px; color: var(--muted); }
-#status.error { color: var(--err); font-weight: 600; }
-#canvas { display: block; max-width: 100%; height: auto; margin: 0 auto; border-radius: 6px; }
-#faces h2 { margin: 0 0 10px; font-size: 16px; }
-.face { border-top: 1px solid var(--line); padding: 10px 0 6px; }
-.face:first-of-type { border-top: 0; padding-top: 0; }
-.face h3 { margin: 0 0 6px; font-size: 15px; display: flex; align-items: center; gap: 8px; }
-.swatch { width: 12px; height: 12px; border-radius: 3px; display: inline-block; }
-.row { display: grid; grid-template-columns: 72px 1fr 48px; align-items: center; gap: 8px;
-  font-size: 13px; margin: 3px 0; }
-.row.top { font-weight: 700; }
-.bar { height: 10px; border-radius: 5px; background: color-mix(in srgb, var(--line) 60%, transparent);
-  overflow: hidden; }
-.fill { height: 100%; border-radius: 5px; }
-.pct { text-align: right; font-variant-numeric: tabular-nums; }
-.empty { color: var(--muted); }
-footer { text-align: center; color: var(--muted); font-size: 12px; padding: 8px 0 20px; }
-"""
-
-_JS = """
-"use strict";
-const CLASSES = __CLASSES__;
-const COLORS = __COLORS__;
-const INK = __INK__;
-const $ = (id) => document.getElementById(id);
-let limits = null;
-
-fetch("api/health").then((r) => r.json()).then((h) => {
-  $("model").textContent = h.model;
-  limits = h.limits;
-}).catch(() => {});
-
-function setStatus(text, error) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", !!error);
-}
-
-function detailText(detail) {
-  if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
-  return typeof detail === "string" ? detail : "";
-}
-
-async function bitmap(blob) {
-  try { return await createImageBitmap(blob); } catch (e) { return null; }
-}
-
-async function send(blob, name) {
-  $("faces").replaceChildren();
-  $("canvas").hidden = true;
-  if (limits && blob.size > limits.max_upload_bytes) {
-    setStatus(`${name} is ${blob.size.toLocaleString()} bytes, over the limit of ` +
-              `${limits.max_upload_bytes.toLocaleString()} bytes.`, true);
-    return;
-  }
-  setStatus(`Recognizing ${name}\u2026`);
-  const image = bitmap(blob);
-  const form = new FormData();
-  form.append("file", blob, name);
-  let response, body;
-  try {
-    response = await fetch("api/predict", { method: "POST", body: form });
-    body = await response.json().catch(() => ({}));
-  } catch (e) {
-    setStatus(`Could not reach the server: ${e.message}`, true);
-    return;
-  }
-  if (!response.ok) {
-    setStatus(`${response.status} ${response.statusText}: ${detailText(body.detail)}`, true);
-    return;
-  }
-  draw(await image, body);
-  list(body);
-  const n = body.faces.length;
-  setStatus(`${name}: ${n === 0 ? "no face" : n === 1 ? "1 face" : n + " faces"} ` +
-            `(${body.width}\u00d7${body.height}, ${body.elapsed_ms} ms, model ${body.model})`);
-}
-
-function draw(image, result) {
-  const canvas = $("canvas"), ctx = canvas.getContext("2d");
-  canvas.width = result.width;
-  canvas.height = result.height;
-  if (image) {
-    ctx.drawImage(image, 0, 0, result.width, result.height);
-  } else {
-    ctx.fillStyle = "#888";
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.fillStyle = "#fff";
-    ctx.font = `${Math.max(14, result.width / 30)}px sans-serif`;
-    ctx.fillText("(this browser cannot show the image)", 10, Math.max(24, result.width / 20));
-  }
-  const side = Math.max(result.width, result.height);
-  const line = Math.max(2, Math.round(side / 250));
-  const size = Math.max(12, Math.round(side / 32));
-  ctx.font = `600 ${size}px system-ui, sans-serif`;
-  ctx.textBaseline = "top";
-  result.faces.forEach((face, i) => {
-    const [x, y, w, h] = face.box;
-    const color = COLORS[face.label] || "#0f0";
-    ctx.lineWidth = line;
-    ctx.strokeStyle = color;
-    ctx.strokeRect(x + line / 2, y + line / 2, w - line, h - line);
-    const text = `${result.faces.length > 1 ? "#" + (i + 1) + " " : ""}${face.label} ${Math.round(face.confidence * 100)}%`;
-    const tw = ctx.measureText(text).width + size * 0.6, th = size * 1.35;
-    const tx = Math.min(Math.max(0, x), Math.max(0, result.width - tw));
-    const ty = y - th >= 0 ? y - th : y + line;
-    ctx.fillStyle = color;
-    ctx.fillRect(tx, ty, tw, th);
-    ctx.fillStyle = INK[face.label] || "#000";
-    ctx.fillText(text, tx + size * 0.3, ty + size * 0.18);
-  });
-  canvas.hidden = false;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function list(result) {
-  const box = $("faces");
-  box.replaceChildren(el("h2", "", "Faces"));
-  if (result.faces.length === 0) {
-    box.append(el("p", "empty", "No face found. The detector looks for upright, frontal, well-lit faces."));
-    return;
-  }
-  result.faces.forEach((face, i) => {
-    const card = el("section", "face");
-    card.dataset.label = face.label;
-    const title = el("h3");
-    const swatch = el("span", "swatch");
-    swatch.style.background = COLORS[face.label] || "#0f0";
-    title.append(swatch, `Face ${i + 1}: `, el("span", "label", face.label),
-                 ` ${Math.round(face.confidence * 100)}%`);
-    card.append(title);
-    for (const name of CLASSES) {
-      const p = face.probabilities[name] || 0;
-      const row = el("div", name === face.label ? "row top" : "row");
-      const bar = el("div", "bar");
-      bar.setAttribute("role", "progressbar");
-      bar.setAttribute("aria-label", name);
-      bar.setAttribute("aria-valuemin", "0");
-      bar.setAttribute("aria-valuemax", "100");
-      bar.setAttribute("aria-valuenow", (p * 100).toFixed(1));
-      const fill = el("div", "fill");
-      fill.style.width = `${(p * 100).toFixed(1)}%`;
-      fill.style.background = COLORS[name] || "#888";
-      bar.append(fill);
-      row.append(el("span", "name", name), bar, el("span", "pct", `${(p * 100).toFixed(1)}%`));
-      card.append(row);
-    }
-    box.append(card);
-  });
-}
-
-$("file").addEventListener("change", (e) => {
-  const f = e.target.files[0];
-  if (f) send(f, f.name);
-  e.target.value = "";
-});
-
-const drop = $("drop");
-["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => {
-  e.preventDefault(); drop.classList.add("over");
-}));
-["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => {
-  e.preventDefault(); drop.classList.remove("over");
-}));
-drop.addEventListener("drop", (e) => {
-  const f = e.dataTransfer.files[0];
-  if (f) send(f, f.name);
-});
-document.addEventListener("paste", (e) => {
-  const f = [...(e.clipboardData ? e.clipboardData.files : [])][0];
-  if (f) send(f, f.name || "pasted image");
-});
-
-let stream = null;
-if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-  $("cam-start").hidden = false;
-  $("cam-start").addEventListener("click", async () => {
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-    } catch (e) {
-      setStatus(`Camera not available: ${e.message}`, true);
-      return;
-    }
-    $("video").srcObject = stream;
-    $("camera").hidden = false;
-    $("cam-start").hidden = true;
-  });
-  $("cam-stop").addEventListener("click", () => {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
-    $("camera").hidden = true;
-    $("cam-start").hidden = false;
-  });
-  $("cam-snap").addEventListener("click", () => {
-    const v = $("video");
-    if (!v.videoWidth) return;
-    const c = document.createElement("canvas");
-    c.width = v.videoWidth;
-    c.height = v.videoHeight;
-    c.getContext("2d").drawImage(v, 0, 0);
-    c.toBlob((b) => b && send(b, "snapshot.jpg"), "image/jpeg", 0.92);
-  });
-}
-"""
-
-_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>edgefer: facial expression recognition</title>
-<link rel="icon" href="data:,">
-<style>__CSS__</style>
-</head>
-<body>
-<header>
-  <h1>edgefer</h1>
-  <p>Facial expression recognition &middot; model <b id="model">&hellip;</b></p>
-</header>
-<main>
-  <div>
-    <div class="card">
-      <div id="drop">
-        <input type="file" id="file" accept="image/*">
-        <label for="file">Choose a photo</label>, drop it here or paste it.
-        <div class="buttons"><button type="button" id="cam-start" hidden>Use the webcam</button></div>
-        <div id="camera" hidden>
-          <video id="video" autoplay playsinline muted></video>
-          <div class="buttons">
-            <button type="button" class="primary" id="cam-snap">Take snapshot</button>
-            <button type="button" id="cam-stop">Stop camera</button>
-          </div>
-        </div>
-      </div>
-      <div id="status" role="status" aria-live="polite">No photo yet.</div>
-      <canvas id="canvas" hidden></canvas>
-    </div>
-  </div>
-  <div class="card" id="faces" aria-live="polite">
-    <h2>Faces</h2>
-    <p class="empty">Each face found gets the probabilities of the seven expressions.</p>
-  </div>
-</main>
-<footer>Photos are processed in memory and not kept. API: <code>POST /api/predict</code>,
-  docs at <code>/docs</code>.</footer>
-<script>__JS__</script>
-</body>
-</html>
-"""
-
-
-def _css_colors() -> tuple[dict[str, str], dict[str, str]]:
-    """The class colours of :mod:`edgefer.annotate` (BGR) as CSS, and a legible text colour on each."""
-    from edgefer.annotate import COLORS
-    colors = {name: f"rgb({r}, {g}, {b})" for name, (b, g, r) in COLORS.items()}
-    ink = {name: "#000" if sum(bgr) > 380 else "#fff" for name, bgr in COLORS.items()}
-    return colors, ink
-
-
-def _build_page() -> tuple[str, dict[str, str]]:
-    colors, ink = _css_colors()
-    js = (_JS.replace("__CLASSES__", json.dumps(list(CLASSES))).replace("__COLORS__", json.dumps(colors))
-          .replace("__INK__", json.dumps(ink)))
-    digest = base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()
-    # The page may run only its own script and talk only to this server.
-    csp = ("default-src 'none'; "
-           f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src 'self' data: blob:; "
-           "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; "
-           "form-action 'none'; frame-ancestors 'none'")
-    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-               "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
-    return _HTML.replace("__CSS__", _CSS).replace("__JS__", js), headers
-
-
-_PAGE, _PAGE_HEADERS = _build_page()

@@ -23,3 +23,33 @@ def test_models_text_names_each_role_once():
     assert r.exit_code == 0, r.output
     for role, name in (("default", DEFAULT_MODEL), ("fast", FAST_MODEL), ("small", SMALL_MODEL)):
         assert r.output.count(f"({role})") == 1 and f"{name} ({role})" in r.output
+
+
+def test_models_lists_roles_first_with_cost_and_scores():
+    """`edgefer models` starts with the roles, each with its passes per face, size and scores, and
+    says where the scores come from; --json holds the same under "roles"."""
+    from edgefer.recognize import ROLES
+    r = runner.invoke(app, ["models"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("roles")
+    for i, (role, name) in enumerate(ROLES.items(), start=1):
+        assert lines[i].split()[:2] == [role, name] and "passes per face" in lines[i] and "MB" in lines[i]
+    roles = json.loads(runner.invoke(app, ["models", "--json"]).output)["roles"]
+    assert list(roles) == list(ROLES)
+    assert roles["fast"]["passes"] == 1.0 and roles["small"]["passes"] == 0.2
+    assert roles["default"]["passes"] > roles["fast"]["passes"] and roles["default"]["bytes"] > roles["fast"]["bytes"]
+    assert all(r["scores"] and r["scores_from"] for r in roles.values())
+
+
+def test_models_reads_role_scores_from_the_model_choice_results(tmp_path, monkeypatch):
+    """When results/model-choice.json gives a role's scores, `edgefer models` shows those and says
+    so; roles it does not name keep the scores in their model files."""
+    import edgefer.cli.models as models
+    choice = tmp_path / "model-choice.json"
+    choice.write_text(json.dumps({"roles": {"fast": {"model": "x", "scores": {"lfw_choose_balanced": 0.51}}}}))
+    monkeypatch.setattr(models, "MODEL_CHOICE", choice)
+    roles = json.loads(runner.invoke(app, ["models", "--json"]).output)["roles"]
+    assert roles["fast"]["scores"] == {"lfw_choose_balanced": 0.51}
+    assert roles["fast"]["scores_from"] == "results/model-choice.json"
+    assert roles["small"]["scores_from"].endswith("(the model's metadata)")

@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_train_bad_loss_is_clear(tiny_fer, tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "cv"])
 @pytest.mark.parametrize("args, match", [(["--model", "nonet"], "unknown model 'nonet'"),
-                                         (["--model", "fernet", "--arg", "depth=3"], "--model fernet --arg: .*depth")])
+                                         (["--model", "fernet", "--arg", "depth=3"], "--arch fernet --arg: .*depth")])
 def test_bad_model_or_model_argument_is_clear(tiny_fer, tmp_path, command, args, match):
     """An unknown model, or an --arg the model does not take, exits 1 with one error line, before any work."""
     r = runner.invoke(app, [command, "--data", str(tiny_fer), *args, "--out", str(tmp_path / "o")])
@@ -96,7 +97,7 @@ def test_train_and_cv_share_the_recipe_options():
         return {o: p.default for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
 
     train, cv = options("train"), options("cv")
-    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--ferplus", "--val-labels", "--checkpoint-every"}  # train's alone
+    own = {"--split", "--val-split", "--soft-labels", "--teacher", "--ferplus", "--val-labels", "--checkpoint-every", "--recipe"}  # train's alone
     shared = set(train) - own
     assert shared <= set(cv), sorted(shared - set(cv))
     assert {o: train[o] for o in shared if o != "--out"} == {o: cv[o] for o in shared if o != "--out"}
@@ -136,7 +137,7 @@ def test_train_with_teacher_distils_its_probabilities(tiny_fer, tmp_path):
 def test_the_recorded_id_of_a_manifest_teacher_covers_its_members_weights(tmp_path):
     """An ensemble manifest only names its members: the id a run records of it (and compares on
     resume) changes when a member's bytes change, though the manifest's own text does not."""
-    from edgefer.cli.train import _teacher_id
+    from edgefer.train.distill import teacher_id as _teacher_id
     member = tmp_path / "a.onnx"
     member.write_bytes(b"first weights")
     manifest = tmp_path / "ens.json"
@@ -165,6 +166,38 @@ def test_train_with_missing_teacher_is_clear(tiny_fer, tmp_path):
                             "--teacher", str(tmp_path / "nope.pt")])
     assert r.exit_code != 0 and "--teacher" in r.output and "nope.pt" in r.output
     assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_train_overwrite_never_mixes_runs(tiny_fer, tmp_path, monkeypatch):
+    """--overwrite removes the old run before the new one writes: killed at its first step, --out
+    holds none of the old run's files (and no folder is left beside it)."""
+    import edgefer.train.loop as loop
+
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("best.pt", "last.pt", "history.json", "iterations.csv", "config.json"):
+        (out / name).write_text("old run")
+    seen = {}
+
+    def killed(cfg, *args, out_dir=None, **kwargs):
+        seen["files"] = sorted(p.name for p in Path(out_dir).iterdir()) if Path(out_dir).exists() else None
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C before the first checkpoint
+
+    monkeypatch.setattr(loop, "fit", killed)
+    runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(out), "--epochs", "1", "--overwrite"])
+    assert seen["files"] in (None, [])
+    assert not out.exists() or not any(out.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["run"], [])
+
+
+def test_train_overwrite_keeps_old_run_when_options_fail(tiny_fer, tmp_path):
+    """--overwrite with a bad option leaves the old run whole: nothing is removed before the checks pass."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "best.pt").write_text("old run")
+    r = runner.invoke(app, ["train", "--data", str(tiny_fer), "--out", str(out), "--loss", "nope", "--overwrite"])
+    assert r.exit_code != 0
+    assert (out / "best.pt").read_text() == "old run"
 
 
 def _with_ferplus(tiny_fer, tmp_path):

@@ -24,7 +24,7 @@ def test_subset_with_mask_on_arrays():
 
 def test_kirsch_fuse_keeps_torch_thread_count():
     """The numba kernels of kirsch_fuse leave torch's thread count as the caller set it."""
-    from edgefer.preprocess.torch_ops import kirsch_fuse
+    from edgefer.models.layers import kirsch_fuse
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)

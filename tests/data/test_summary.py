@@ -15,7 +15,9 @@ def _zeros(**nonzero):
 
 
 def test_summarize_fer_folders_exact_form(fer_folders):
-    """The summary is {'splits': {name: {'total', 'per_class'}}, 'skipped': {...}} with classes in order."""
+    """The summary is {'splits': {name: {'total', 'per_class'}}, 'skipped': {...}, 'images_opened',
+    'note'} with classes in order; folders are counted from file names, which it says."""
+    from edgefer.data.summary import NOTE_FILES
     assert summarize(fer_folders) == {
         "splits": {
             "train": {"total": 3, "per_class": _zeros(angry=2, happy=1)},
@@ -23,6 +25,8 @@ def test_summarize_fer_folders_exact_form(fer_folders):
             "privatetest": {"total": 2, "per_class": _zeros(happy=1, sad=1)},
         },
         "skipped": {},
+        "images_opened": False,
+        "note": NOTE_FILES,
     }
     assert list(summarize(fer_folders)["splits"]["train"]["per_class"]) == list(_zeros())
 
@@ -77,3 +81,10 @@ def test_summarize_real_lfw(real_datasets):
     assert result["skipped"]["photo labelled twice (first label kept)"] == 7
     assert result["splits"]["all"]["per_class"] == {
         "angry": 227, "disgust": 12, "fear": 12, "happy": 5306, "sad": 124, "surprise": 355, "neutral": 6713}
+
+
+def test_summarize_says_whether_images_were_opened(fer_folders, fer_csv):
+    """A FER-2013 CSV's rows are all decoded (images_opened true); folders are only counted."""
+    assert summarize(fer_csv)["images_opened"] is True
+    folders = summarize(fer_folders)
+    assert folders["images_opened"] is False and "no image was opened" in folders["note"]

@@ -22,7 +22,7 @@ BAD_UPLOADS = {
     "bomb": (413, r"refused before decoding"),
     "truncated_png": (400, r"corrupt or truncated image"),
     "truncated_jpeg": (400, r"corrupt or truncated image"),
-    "over_max_pixels": (413, r"image declares 8000x8000 = 64,000,000 pixels, over the limit of 50,000,000; "
+    "over_max_pixels": (413, r"image too large: it declares 8000x8000 = 64,000,000 pixels, over the limit of 50,000,000; "
                              r"refused before decoding"),
 }
 

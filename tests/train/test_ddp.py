@@ -46,10 +46,20 @@ def _rank_errors(stderr: str) -> str:
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found beside the Python interpreter")
-def test_ddp_two_processes_match_one(tmp_path):
-    """torchrun with 2 CPU processes (gloo) ends with the same weights as one process on the same global batch."""
+@pytest.mark.parametrize("model, kwargs", [
+    ("edgecnn48", {"fusion": "none"}),
+    # the contrast models train through their own training_loss, which must go through DDP too.
+    # R-CNN takes every anchor and RoI, and FRR-CNN drops nothing, since random draws differ
+    # between one process and two.
+    ("rcnn", {"rpn_batch": 100000, "rpn_pos_fraction": 1.0, "roi_batch": 100000, "roi_fg_fraction": 1.0}),
+    ("frrcnn", {"dropout": 0.0, "widths": (8, 8, 8), "hidden": 16}),
+])
+def test_ddp_two_processes_match_one(tmp_path, model, kwargs):
+    """torchrun with 2 CPU processes (gloo) ends with the same weights as one process on the same
+    global batch, for the edge CNN and for both contrast models."""
     _tiny_fer(tmp_path / "data")
-    args = ["train", "--data", str(tmp_path / "data"), "--model", "edgecnn48", "--arg", "fusion='none'",
+    extra = [a for k, v in kwargs.items() for a in ("--arg", f"{k}={v!r}")]
+    args = ["train", "--data", str(tmp_path / "data"), "--model", model, *extra,
             "--input-size", "32", "--batch-size", "8", "--epochs", "1", "--max-steps", "4", "--lr", "0.05",
             "--val-split", "none"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGEFER_CACHE": str(tmp_path / "cache")}
@@ -63,8 +73,21 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert two.stderr.count("preprocess:") == one.stderr.count("preprocess:") > 0
     a = load_checkpoint(tmp_path / "one" / "last.pt")["state_dict"]
     b = load_checkpoint(tmp_path / "two" / "last.pt")["state_dict"]
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    if model != "edgecnn48":
+        # Batch-coupled parts (FRR-CNN's batch norms, R-CNN's RoI losses normalised over the whole
+        # batch's RoIs) make two processes differ from one a little. Unsynchronised, as when
+        # training_loss bypassed DDP, rank 0 followed its half batch alone: a path apart by about
+        # the size of the update itself. Synchronised, the paths stay within a few per cent of it.
+        from edgefer.models import create_model
+        torch.manual_seed(0)
+        init = create_model(model, input_size=32, **kwargs).state_dict()
+        keys = [k for k in a if a[k].is_floating_point() and "running" not in k]
+        step = torch.cat([(a[k] - init[k]).flatten() for k in keys]).norm()
+        gap = torch.cat([(a[k] - b[k]).flatten() for k in keys]).norm()
+        assert step > 0 and gap < 0.1 * step, (float(gap), float(step))
+    else:
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     first = load_checkpoint(tmp_path / "one" / "last.pt")
     assert first["train_state"]["epoch"] == 1  # 32 images / batch 8: one full epoch of 4 steps
     assert first["train_state"]["optimizer"]["state"], "the optimizer took no step"

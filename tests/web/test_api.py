@@ -1,6 +1,8 @@
 """The web app's JSON API through FastAPI's TestClient: answers, limits and refusals."""
 import io
+import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from edgefer.labels import CLASSES
+from edgefer.recognize import ROLES
 from edgefer.web import create_app
 
 
@@ -162,25 +165,116 @@ def test_health(api_client):
 
 
 def test_models(api_client):
-    """/api/models gives the loaded model's info (file name only) and the shipped models."""
+    """/api/models gives the loaded model's info (file name only), the roles and the shipped models."""
     r = api_client.get("/api/models")
     assert r.status_code == 200
     body = r.json()
     assert body["loaded"]["name"] == "fernet_small"
     assert body["loaded"]["classes"] == list(CLASSES)
-    assert body["loaded"]["path"] == "best.pt"
+    assert body["loaded"]["file"] == "best.pt"
+    assert body["roles"] == dict(ROLES)
     assert isinstance(body["shipped"], list)
+    assert "/" not in json.dumps(body["loaded"]).replace("\\/", "") or "/tmp" not in r.text
+    assert str(Path.cwd()) not in r.text and "/tmp/" not in r.text
 
 
-def test_page_self_contained(api_client):
-    """GET / is one HTML page with its upload input, no external URLs, and a strict CSP."""
+def test_models_ensemble_names_no_server_path(recognizer):
+    """Serving the shipped ensemble, /api/models names its members by file name, no folder anywhere."""
+    from edgefer.recognize import WEIGHTS_DIR
+    with TestClient(create_app("default", roles=False)) as c:
+        r = c.get("/api/models")
+    assert r.status_code == 200
+    loaded = r.json()["loaded"]
+    assert loaded["kind"] == "ensemble" and loaded["file"] == "fernet-ens.json"
+    assert [m["file"] for m in loaded["members"]] == ["fernet-kd2-int8.onnx", "fernet-kdx-int8.onnx"]
+    assert str(WEIGHTS_DIR) not in r.text and str(WEIGHTS_DIR.parent.parent) not in r.text
+
+
+def test_page_served_from_static_files(api_client):
+    """GET / is the static page: its script and style come from this server only, under a strict CSP."""
+    from edgefer.web.app import STATIC
     r = api_client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert 'id="file"' in html and 'id="canvas"' in html and "getUserMedia" in html
-    assert "http://" not in html and "https://" not in html and "src=" not in html
+    assert html == (STATIC / "index.html").read_text()
+    assert 'id="file"' in html and 'id="canvas"' in html and 'id="role"' in html
+    assert "http://" not in html and "https://" not in html and "<script>" not in html
     csp = r.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        a = api_client.get(f"/static/{name}")
+        assert a.status_code == 200 and kind in a.headers["content-type"], name
+        assert a.headers["x-content-type-options"] == "nosniff"
+    assert "getUserMedia" in api_client.get("/static/app.js").text
+    assert api_client.get("/static/../app.py").status_code == 404
+    assert api_client.get("/static/index.html").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/models", "/api/classes", "/openapi.json",
+                                  "/", "/docs", "/static/app.js", "/nowhere"])
+def test_security_headers_everywhere(api_client, path):
+    """Every answer carries nosniff, no-referrer, DENY framing and a CSP (JSON: nothing may load)."""
+    r = api_client.get(path)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-frame-options"] == "DENY"
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    if path.startswith("/api") or path in ("/openapi.json", "/nowhere"):
+        assert csp.startswith("default-src 'none'") and "script-src" not in csp
+
+
+def test_security_headers_on_refusals(api_client):
+    """A refused upload (415) carries the same headers as any answer."""
+    r = _post(api_client, b"not a photo\n" * 10, "notes.txt", "text/plain")
+    assert r.status_code == 415
+    assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in r.headers
+
+
+def test_docs_served_locally(api_client):
+    """/docs names only this server's assets, which are served with Swagger UI's licence; no /redoc."""
+    r = api_client.get("/docs")
+    assert r.status_code == 200 and "swagger-ui" in r.text
+    assert "http://" not in r.text and "https://" not in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    js = api_client.get("/docs/assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 500_000 and "javascript" in js.headers["content-type"]
+    assert api_client.get("/docs/assets/swagger-ui.css").status_code == 200
+    lic = api_client.get("/docs/assets/LICENSE")
+    assert lic.status_code == 200 and "Apache License" in lic.text
+    assert api_client.get("/docs/assets/index.html").status_code == 404
+    assert api_client.get("/redoc").status_code == 404
+
+
+def test_classes(api_client):
+    """/api/classes lists the seven classes in order with a colour and an ink for each."""
+    body = api_client.get("/api/classes").json()
+    assert body["classes"] == list(CLASSES)
+    assert set(body["colors"]) == set(body["ink"]) == set(CLASSES)
+
+
+def test_predict_role_picks_model(api_client, astronaut_bytes):
+    """model=small is answered by the shipped small model; an unknown role is 400 naming the roles."""
+    r = api_client.post("/api/predict", files={"file": ("a.jpg", astronaut_bytes, "image/jpeg")},
+                        data={"model": "small"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == ROLES["small"] and len(r.json()["faces"]) == 1
+    r = api_client.post("/api/predict", files={"file": ("a.jpg", astronaut_bytes, "image/jpeg")},
+                        data={"model": "../../etc/passwd"})
+    assert r.status_code == 400 and "default, fast, small" in r.json()["detail"]
+
+
+def test_predict_busy_is_503_with_retry_after(recognizer, astronaut_bytes):
+    """With the pixel budget taken and no wait allowed, an upload is answered 503 with Retry-After."""
+    app = create_app(recognizer, max_pixels=300_000, pixel_budget=300_000, queue_timeout_s=0)
+    with TestClient(app) as c:
+        app.state.service.budget.used = 300_000  # as if other images were being decoded
+        r = _post(c, astronaut_bytes)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+        assert "try again" in r.json()["detail"]
+        app.state.service.budget.used = 0
+        assert _post(c, astronaut_bytes).status_code == 200
 
 
 def test_openapi_lists_predict(api_client):
@@ -202,8 +296,12 @@ def test_predict_concurrent_requests(api_client, astronaut_bytes, noise_png):
 
 
 def test_create_app_rejects_bad_limits(recognizer):
-    """A limit that is not a positive integer raises ValueError naming it."""
+    """A limit that is not a positive integer, or a pixel budget below max_pixels, raises ValueError naming it."""
     with pytest.raises(ValueError, match="max_upload_bytes"):
         create_app(recognizer, max_upload_bytes=0)
     with pytest.raises(ValueError, match="max_pixels"):
         create_app(recognizer, max_pixels=1.5)
+    with pytest.raises(ValueError, match="pixel_budget"):
+        create_app(recognizer, max_pixels=1000, pixel_budget=999)
+    with pytest.raises(ValueError, match="workers"):
+        create_app(recognizer, workers=0)

@@ -1,4 +1,5 @@
-"""Tests for edgefer.preprocess.torch_ops: kirsch, kirsch_fuse and their modules."""
+"""Tests for edgefer.models.layers.kirsch: kirsch, kirsch_conv, kirsch_fuse and their modules."""
+import importlib
 import logging
 import re
 
@@ -6,8 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgefer.preprocess import torch_ops
-from edgefer.preprocess.torch_ops import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
+from edgefer.models.layers import _kirsch_kernels
+from edgefer.models.layers import kirsch_fuse as layers_kirsch_fuse  # the package's re-export
+from edgefer.models.layers.kirsch import Kirsch, KirschFusion, kirsch, kirsch_conv, kirsch_fuse
+
+# the module itself: the package attribute `edgefer.models.layers.kirsch` is the function
+kirsch_module = importlib.import_module("edgefer.models.layers.kirsch")
 
 # The 8 Kirsch compass masks written out here, independently of the package: north
 # first, each the previous one rotated clockwise by one neighbour.
@@ -258,10 +263,10 @@ def test_kirsch_fuse_no_grad_and_empty_batch():
 
 def test_kirsch_fuse_without_numba_falls_back(monkeypatch, caplog):
     """Without numba kirsch_fuse uses the eager ops and logs one warning."""
-    monkeypatch.setattr(torch_ops, "_HAVE_NUMBA", False)
-    monkeypatch.setattr(torch_ops, "_warned_no_numba", False)
+    monkeypatch.setattr(_kirsch_kernels, "HAVE_NUMBA", False)
+    monkeypatch.setattr(kirsch_module, "_warned_no_numba", False)
     x = _random((1, 2, 5, 6)).requires_grad_()
-    with caplog.at_level(logging.WARNING, logger="edgefer.preprocess.torch_ops"):
+    with caplog.at_level(logging.WARNING, logger="edgefer.models.layers.kirsch"):
         y1 = kirsch_fuse(x)
         kirsch_fuse(x)
     assert sum("numba is not installed" in r.getMessage() for r in caplog.records) == 1
@@ -296,3 +301,27 @@ def test_kirsch_fuse_cuda_equals_cpu():
     (gx,) = torch.autograd.grad(y, x, g)
     (gxc,) = torch.autograd.grad(yc, xc, g.cuda())
     torch.testing.assert_close(gxc.cpu(), gx, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 7, 9), (3, 16, 12, 12), (2, 3, 1, 5), (2, 3, 2, 2)])
+def test_kirsch_fuse_bf16_channels_last_equals_float32_rounded(shape):
+    """A bfloat16 channels_last input (the convolutions' output under bf16 autocast) runs the bf16
+    kernels: output and gradient stay bf16 and channels_last and equal the float32 computation
+    rounded to bf16, bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape).to(torch.bfloat16).contiguous(memory_format=torch.channels_last).requires_grad_()
+    xf = x.detach().float().contiguous(memory_format=torch.channels_last).requires_grad_()
+    y, yf = kirsch_fuse(x, 0.5), kirsch_fuse(xf, 0.5)
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(y, yf.to(torch.bfloat16))
+    g = torch.randn(*shape).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    (gx,) = torch.autograd.grad(y, x, g)
+    (gf,) = torch.autograd.grad(yf, xf, g.float())
+    assert gx.dtype == torch.bfloat16 and torch.equal(gx, gf.to(torch.bfloat16))
+
+
+def test_kirsch_op_is_not_in_preprocess():
+    """The tensor Kirsch op lives only in edgefer.models.layers: edgefer.preprocess.torch_ops is gone."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("edgefer.preprocess.torch_ops")
+    assert layers_kirsch_fuse is kirsch_fuse

@@ -1,180 +1,50 @@
-"""Kirsch compass edges on tensors, and the edge fusion ``x + weight * kirsch(x)``.
+"""numba kernels of :func:`edgefer.models.layers.kirsch.kirsch_fuse`: ``x + weight * kirsch(x)``
+and its gradient, on NumPy views of CPU tensors, and :func:`run_kernel`, which calls them.
 
-``kirsch`` is the reference: plain torch operations, differentiable through
-``torch.max``, on any device. ``kirsch_fuse`` is what the edge-fused CNNs call
-after every convolution layer. On CPU it runs numba kernels (forward and
-backward, each one parallel pass over the planes, or the rows of a channels_last
-tensor) inside a
-``torch.autograd.Function``; on other devices, or without numba, it falls back to
-``x + weight * kirsch(x)``.
+Six kernels: ``fuse_forward_nb`` / ``fuse_backward_nb`` on (N, H, W) planes,
+``fuse_forward_nhwc_nb`` / ``fuse_backward_nhwc_nb`` on (B, H, W, C) arrays (channels_last
+tensors), and their bfloat16 forms ``fuse_forward_nhwc_bf16_nb`` / ``fuse_backward_nhwc_bf16_nb``.
 
-Definition (shared with the NumPy implementation): the 8 neighbours of a pixel,
-clockwise from the top-left, are
+The plane kernels (``fuse_forward_nb``, ``fuse_backward_nb``) take (N, H, W) C-contiguous planes and loop over them in parallel.
+Each plane is one flat, vectorisable loop over its inner rows, where the pixels of
+the first and last columns swap their off-plane neighbours for the clamped ones by
+selects (``_col_flags``), plus short loops for the first and last rows.
 
-    n0 n1 n2
-    n7  .  n3
-    n6 n5 n4
+The forward kernel writes the fused output and, per pixel, the winning ring as a
+bit mask (bit j set when neighbour j is on the ring), so that the backward kernel
+needs no recomputation. The backward kernel is a gather: input pixel t receives
+``E * grad[q]`` from each output pixel q of its 3x3 neighbourhood, where ``E`` sums
+the coefficients ``8 * [j on q's ring] - 3`` of q's neighbours j whose (clamped)
+position is t. Off the border that is one neighbour; on the border a clamped
+neighbour index lands on t more than once, and q = t itself can contribute.
 
-with borders replicated. ``ring_i = n_i + n_(i+1) + n_(i+2)`` (indices mod 8) and
-``S`` is the sum of the 8 neighbours. Compass response ``i`` is ``8 * ring_i - 3 * S``,
-the correlation with the mask holding 5 on ring_i, -3 on the other five neighbours
-and 0 in the centre; mask 0 is north, ``[[5, 5, 5], [-3, 0, -3], [-3, -3, -3]]``, and
-masks 1..7 rotate it clockwise. ``kirsch = max_i response_i``, which is >= 0 because
-the 8 responses sum to 0. The gradient follows the winning direction ``k`` (the
-first maximum on ties): ``d kirsch / d n_j = 8 * [j in ring_k] - 3``.
+The small helpers are plain @njit functions that LLVM inlines into the loops (they
+vectorise all the same); numba's inline="always" took minutes to compile the
+backward kernel. Compiling both kernels takes a few seconds per dtype on the first
+call; cache=True keeps the result in __pycache__ for later processes.
 
-References
-----------
-R. A. Kirsch, "Computer determination of the constituent structure of biological
-images", Computers and Biomedical Research 4(3), 315-328, 1971.
+The definition of the Kirsch response (ring sums, winning ring) is in
+:mod:`edgefer.models.layers.kirsch`.
 """
 from __future__ import annotations
 
-import logging
-import numbers
-
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
-
-from edgefer.preprocess.kernels import KIRSCH_KERNELS, RING_OFFSETS
 
 try:  # numba is a dependency, but the CPU fast path must degrade gracefully.
     import numba
     from numba import njit, prange
-except ImportError:  # pragma: no cover - exercised by monkeypatching _HAVE_NUMBA
+except ImportError:  # pragma: no cover - exercised by monkeypatching HAVE_NUMBA
     numba = None
-    _HAVE_NUMBA = False
+    HAVE_NUMBA = False
 else:
-    _HAVE_NUMBA = True
+    HAVE_NUMBA = True
 
-__all__ = ["Kirsch", "KirschFusion", "kirsch", "kirsch_fuse"]
+# RING_MASKS[k] has bits k, k+1, k+2 (mod 8) set: the neighbours on ring k.
+RING_MASKS = tuple(((7 << k) | (7 << k >> 8)) & 0xFF for k in range(8))
 
-logger = logging.getLogger(__name__)
-
-_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_warned_no_numba = False
-
-
-def _check_image_tensor(x: object, name: str = "x") -> None:
-    """Raise unless ``x`` is a floating tensor of shape (H, W), (B, H, W) or (B, C, H, W)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}.")
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"`{name}` must be a tensor of shape (H, W), (B, H, W) or (B, C, H, W); "
-            f"got shape {tuple(x.shape)}."
-        )
-    if x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(
-            f"`{name}` must be a floating tensor (float16, bfloat16, float32 or float64); "
-            f"got dtype {x.dtype}."
-        )
-    if x.shape[-1] == 0 or x.shape[-2] == 0:
-        raise ValueError(f"`{name}` must have H, W >= 1; got shape {tuple(x.shape)}.")
-
-
-def _kirsch_planes(x: torch.Tensor) -> torch.Tensor:
-    """Kirsch magnitude of ``x`` shaped (N, 1, H, W), in plain torch ops."""
-    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    h, w = x.shape[-2:]
-    n = [xp[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w] for di, dj in RING_OFFSETS]
-    pairs = [n[i] + n[(i + 1) % 8] for i in range(8)]
-    rings = [pairs[i] + n[(i + 2) % 8] for i in range(8)]
-    total = rings[0] + rings[3] + pairs[6]  # n0+n1+n2 + n3+n4+n5 + n6+n7
-    # max_i (8 * ring_i - 3 * S) = 8 * max_i ring_i - 3 * S, as the map is monotone;
-    # the gradient still flows through torch.max to the (first) winning ring.
-    best = torch.stack(rings).max(dim=0).values
-    return 8 * best - 3 * total
-
-
-def kirsch(x: torch.Tensor) -> torch.Tensor:
-    """Kirsch compass edge magnitude of every channel of ``x``.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Floating tensor (float16, bfloat16, float32 or float64) of shape (H, W),
-        (B, H, W) or (B, C, H, W), any value range, any device.
-
-    Returns
-    -------
-    torch.Tensor
-        Same shape, dtype and device as ``x``: ``max_i (8 * ring_i - 3 * S)`` per
-        pixel, >= 0, with replicated borders. Differentiable (the gradient follows
-        the winning compass direction).
-
-    Raises
-    ------
-    TypeError
-        If ``x`` is not a floating tensor.
-    ValueError
-        If ``x`` has another number of dimensions, or an empty H or W.
-
-    Notes
-    -----
-    Equals the maximum of the correlations with the 8 masks of
-    :data:`edgefer.preprocess.kernels.KIRSCH_KERNELS`::
-
-        N  =  5  5  5    NE = -3  5  5    ...  (rotated clockwise)
-             -3  0 -3         -3  0  5
-             -3 -3 -3         -3 -3 -3
-
-    computed through the ring sums ``ring_i = n_i + n_(i+1) + n_(i+2)``.
-
-    Examples
-    --------
-    >>> x = torch.zeros(1, 1, 3, 4)
-    >>> x[..., 2:] = 1.0
-    >>> kirsch(x)[0, 0, 0].tolist()
-    [0.0, 15.0, 9.0, 0.0]
-    """
-    _check_image_tensor(x)
-    shape = x.shape
-    planes = x.reshape(-1, 1, shape[-2], shape[-1])
-    return _kirsch_planes(planes).reshape(shape)
-
-
-def kirsch_conv(x: torch.Tensor) -> torch.Tensor:
-    """:func:`kirsch` as one convolution with the 8 compass masks and a max over them.
-
-    The same values as :func:`kirsch` up to float rounding, in ops an exporter turns into one
-    ``Conv`` and one ``ReduceMax``: an ONNX runtime runs that 1.6 times as fast as the ring-sum
-    graph's many small ops (measured on the edge-fused ``fernet``). Used by ``eager_fusion``.
-    """
-    _check_image_tensor(x)
-    shape = x.shape
-    planes = F.pad(x.reshape(-1, 1, shape[-2], shape[-1]), (1, 1, 1, 1), mode="replicate")
-    masks = torch.tensor(KIRSCH_KERNELS, dtype=x.dtype, device=x.device)[:, None]  # a copy: the masks are read-only
-    return F.conv2d(planes, masks).amax(dim=1).reshape(shape)
-
-
-# --------------------------------------------------------------------------- numba kernels
-#
-# Both kernels take (N, H, W) C-contiguous planes and loop over them in parallel.
-# Each plane is one flat, vectorisable loop over its inner rows, where the pixels of
-# the first and last columns swap their off-plane neighbours for the clamped ones by
-# selects (``_col_flags``), plus short loops for the first and last rows.
-#
-# The forward kernel writes the fused output and, per pixel, the winning ring as a
-# bit mask (bit j set when neighbour j is on the ring), so that the backward kernel
-# needs no recomputation. The backward kernel is a gather: input pixel t receives
-# ``E * grad[q]`` from each output pixel q of its 3x3 neighbourhood, where ``E`` sums
-# the coefficients ``8 * [j on q's ring] - 3`` of q's neighbours j whose (clamped)
-# position is t. Off the border that is one neighbour; on the border a clamped
-# neighbour index lands on t more than once, and q = t itself can contribute.
-#
-# The small helpers are plain @njit functions that LLVM inlines into the loops (they
-# vectorise all the same); numba's inline="always" took minutes to compile the
-# backward kernel. Compiling both kernels takes a few seconds per dtype on the first
-# call; cache=True keeps the result in __pycache__ for later processes.
-
-# _RING_MASKS[k] has bits k, k+1, k+2 (mod 8) set: the neighbours on ring k.
-_RING_MASKS = tuple(((7 << k) | (7 << k >> 8)) & 0xFF for k in range(8))
-
-if _HAVE_NUMBA:
-    _M0, _M1, _M2, _M3, _M4, _M5, _M6, _M7 = _RING_MASKS
+if HAVE_NUMBA:
+    _M0, _M1, _M2, _M3, _M4, _M5, _M6, _M7 = RING_MASKS
 
     @njit(fastmath=False, nogil=True)
     def _kirsch_px(n0, n1, n2, n3, n4, n5, n6, n7, eight, three):  # pragma: no cover - compiled
@@ -268,7 +138,7 @@ if _HAVE_NUMBA:
             _fwd_px(xs, os, ms, i, w - 1, wt, eight, three)
 
     @njit(parallel=True, fastmath=False, cache=True, nogil=True)
-    def _fuse_forward_nb(x, weight, out, mask):  # pragma: no cover - compiled
+    def fuse_forward_nb(x, weight, out, mask):  # pragma: no cover - compiled
         """out = x + weight * kirsch(x) and mask = winning ring, for x (N, H, W)."""
         n_planes, h, w = x.shape
         wt = x.dtype.type(weight)
@@ -440,7 +310,7 @@ if _HAVE_NUMBA:
             _bwd_px(gs, ms, out, i, w - 1, wt, on, off, zero)
 
     @njit(parallel=True, fastmath=False, cache=True, nogil=True)
-    def _fuse_backward_nb(g, mask, weight, grad):  # pragma: no cover - compiled
+    def fuse_backward_nb(g, mask, weight, grad):  # pragma: no cover - compiled
         """grad = g + weight * K^T g for g (N, H, W), K the Kirsch map at ``mask``."""
         n_planes, h, w = g.shape
         wt = g.dtype.type(weight)
@@ -493,7 +363,7 @@ if _HAVE_NUMBA:
     # extra terms, since branches on them keep the loop from vectorising.
 
     @njit(parallel=True, fastmath=False, cache=True, nogil=True)
-    def _fuse_forward_nhwc_nb(x, weight, out, mask):  # pragma: no cover - compiled
+    def fuse_forward_nhwc_nb(x, weight, out, mask):  # pragma: no cover - compiled
         """out = x + weight * kirsch(x) and mask = winning ring, for x (B, H, W, C)."""
         nb, h, w, nc = x.shape
         wt = x.dtype.type(weight)
@@ -603,7 +473,7 @@ if _HAVE_NUMBA:
                 orow[jc + c] = gm[jc + c] + wt * s
 
     @njit(parallel=True, fastmath=False, cache=True, nogil=True)
-    def _fuse_backward_nhwc_nb(g, mask, weight, grad):  # pragma: no cover - compiled
+    def fuse_backward_nhwc_nb(g, mask, weight, grad):  # pragma: no cover - compiled
         """grad = g + weight * K^T g for g (B, H, W, C), K the Kirsch map at ``mask``."""
         nb, h, w, nc = g.shape
         wt = g.dtype.type(weight)
@@ -636,74 +506,124 @@ if _HAVE_NUMBA:
                 _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, 1, w - 1, nc, wt, on, off)
 
 
-class _KirschFuseCPU(torch.autograd.Function):
-    """``x + weight * kirsch(x)`` on CPU through the numba kernels.
+    # ----------------------------------------------------------------- bfloat16
+    #
+    # Under bf16 autocast the convolutions hand over bfloat16 channels_last maps. Converting
+    # the whole tensor to float32 and back costs two extra passes over memory each way, more
+    # than the fused op itself. These kernels take the bf16 bits (uint16) instead and convert
+    # three rows at a time into float32 scratch rows, compute as the float32 kernels do, and
+    # round the output row to bf16 (to nearest even, as torch's conversion does; the values
+    # equal float32 computation followed by ``.to(torch.bfloat16)``).
 
-    A 4-D channels_last input runs the (B, H, W, C) kernels and gives a
-    channels_last output; anything else runs on contiguous (N, H, W) planes.
-    """
+    @njit(fastmath=False, nogil=True)
+    def _bf16_to_f32(src, dst_bits):  # pragma: no cover - compiled
+        """dst (float32 bits as uint32) = bf16 bits ``src`` (uint16) widened."""
+        for k in range(src.shape[0]):
+            dst_bits[k] = np.uint32(src[k]) << np.uint32(16)
 
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: float) -> torch.Tensor:
-        dtype = x.dtype
-        work = x.detach()
-        if dtype not in (torch.float32, torch.float64):
-            work = work.float()  # keeps the memory format
-        nhwc = _is_channels_last(work)
-        if nhwc:
-            out = torch.empty_like(work, memory_format=torch.channels_last)
-            mask = torch.empty(work.shape, dtype=torch.uint8, memory_format=torch.channels_last)
-            _run_numba(_fuse_forward_nhwc_nb, _nhwc(work), float(weight), _nhwc(out), _nhwc(mask))
-        else:
-            work = work.contiguous()
-            h, w = work.shape[-2:]
-            out = torch.empty_like(work, memory_format=torch.contiguous_format)
-            mask = torch.empty(work.shape, dtype=torch.uint8)
-            _run_numba(_fuse_forward_nb, _planes(work), float(weight), _planes(out), _planes(mask))
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(mask)
-        ctx.weight = float(weight)
-        ctx.dtype = dtype
-        ctx.nhwc = nhwc
-        return out.to(dtype)
+    @njit(fastmath=False, nogil=True)
+    def _f32_to_bf16(src_bits, dst):  # pragma: no cover - compiled
+        """dst (bf16 bits) = float32 bits ``src_bits`` rounded to nearest even (NaN stays NaN)."""
+        for k in range(src_bits.shape[0]):
+            b = src_bits[k]
+            if (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+                dst[k] = np.uint16((b >> np.uint32(16)) | np.uint32(0x40))
+            else:
+                dst[k] = np.uint16((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        (mask,) = ctx.saved_tensors
-        g = grad_out
-        if g.dtype not in (torch.float32, torch.float64):
-            g = g.float()
-        if ctx.nhwc:
-            g = g.contiguous(memory_format=torch.channels_last)
-            grad = torch.empty_like(g, memory_format=torch.channels_last)
-            _run_numba(_fuse_backward_nhwc_nb, _nhwc(g), _nhwc(mask), ctx.weight, _nhwc(grad))
-        else:
-            g = g.contiguous()
-            grad = torch.empty_like(g, memory_format=torch.contiguous_format)
-            _run_numba(_fuse_backward_nb, _planes(g), _planes(mask), ctx.weight, _planes(grad))
-        return grad.to(ctx.dtype), None
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def fuse_forward_nhwc_bf16_nb(x, weight, out, mask, rows_per_block):  # pragma: no cover - compiled
+        """bf16 (uint16 bits) version of :func:`fuse_forward_nhwc_nb`."""
+        nb, h, w, nc = x.shape
+        wt = np.float32(weight)
+        eight = np.float32(8)
+        three = np.float32(3)
+        ncu = np.uint64(nc)
+        n_rows = nb * h
+        n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
+        for blk in prange(n_blocks):
+            bits = np.empty((4, w * nc), np.uint32)
+            f = bits.view(np.float32)
+            for r in range(blk * rows_per_block, min(n_rows, (blk + 1) * rows_per_block)):
+                b = r // h
+                i = r - b * h
+                _bf16_to_f32(x[b, max(i - 1, 0)].reshape(w * nc), bits[0])
+                _bf16_to_f32(x[b, i].reshape(w * nc), bits[1])
+                _bf16_to_f32(x[b, min(i + 1, h - 1)].reshape(w * nc), bits[2])
+                up = f[0]
+                mid = f[1]
+                dn = f[2]
+                orow = f[3]
+                mrow = mask[b, i].reshape(w * nc)
+                for j in range(w):
+                    jl = np.uint64(max(j - 1, 0)) * ncu
+                    jc = np.uint64(j) * ncu
+                    jr = np.uint64(min(j + 1, w - 1)) * ncu
+                    for c in range(ncu):
+                        k, m = _kirsch_px(
+                            up[jl + c], up[jc + c], up[jr + c], mid[jr + c],
+                            dn[jr + c], dn[jc + c], dn[jl + c], mid[jl + c], eight, three,
+                        )
+                        orow[jc + c] = mid[jc + c] + wt * k
+                        mrow[jc + c] = m
+                _f32_to_bf16(bits[3], out[b, i].reshape(w * nc))
+
+    @njit(parallel=True, fastmath=False, cache=True, nogil=True)
+    def fuse_backward_nhwc_bf16_nb(g, mask, weight, grad, rows_per_block):  # pragma: no cover - compiled
+        """bf16 (uint16 bits) version of :func:`fuse_backward_nhwc_nb`."""
+        nb, h, w, nc = g.shape
+        wt = np.float32(weight)
+        on = np.float32(5)
+        off = np.float32(-3)
+        zero = np.float32(0)
+        one = np.float32(1)
+        n_rows = nb * h
+        n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
+        for blk in prange(n_blocks):
+            bits = np.empty((4, w * nc), np.uint32)
+            f = bits.view(np.float32)
+            for r in range(blk * rows_per_block, min(n_rows, (blk + 1) * rows_per_block)):
+                b = r // h
+                i = r - b * h
+                iu = max(i - 1, 0)
+                idn = min(i + 1, h - 1)
+                _bf16_to_f32(g[b, iu].reshape(w * nc), bits[0])
+                _bf16_to_f32(g[b, i].reshape(w * nc), bits[1])
+                _bf16_to_f32(g[b, idn].reshape(w * nc), bits[2])
+                gu = f[0]
+                gm = f[1]
+                gd = f[2]
+                orow = f[3]
+                mu = mask[b, iu].reshape(w * nc)
+                mm = mask[b, i].reshape(w * nc)
+                md = mask[b, idn].reshape(w * nc)
+                top = i == 0
+                bottom = i == h - 1
+                if top or bottom or w < 3:
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, top, bottom, 0, w, w, nc,
+                                     wt, on, off, zero, one)
+                else:
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, 0, 1, w, nc,
+                                     wt, on, off, zero, one)
+                    _bwd_border_nhwc(gu, gm, gd, mu, mm, md, orow, False, False, w - 1, w, w, nc,
+                                     wt, on, off, zero, one)
+                    _bwd_inner_nhwc(gu, gm, gd, mu, mm, md, orow, 1, w - 1, nc, wt, on, off)
+                _f32_to_bf16(bits[3], grad[b, i].reshape(w * nc))
 
 
-def _is_channels_last(x: torch.Tensor) -> bool:
-    """True for a 4-D tensor laid out channels_last (and not also plain contiguous)."""
-    return (
-        x.ndim == 4
-        and x.is_contiguous(memory_format=torch.channels_last)
-        and not x.is_contiguous()
-    )
+# Chunks per thread for the parallel plane loop (0: numba's static split).
+CHUNKS_PER_THREAD = 8
 
 
-def _planes(t: torch.Tensor) -> np.ndarray:
-    """A contiguous tensor as a C-contiguous (N, H, W) array sharing its memory."""
-    return t.view(-1, t.shape[-2], t.shape[-1]).numpy()
+def rows_per_block(t: torch.Tensor) -> int:
+    """Rows of pixels per parallel block of the bf16 kernels (each block allocates its scratch rows
+    once): about ``CHUNKS_PER_THREAD`` blocks per thread."""
+    rows = t.shape[0] * t.shape[2]
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    return max(1, rows // (threads * max(1, CHUNKS_PER_THREAD)))
 
 
-def _nhwc(t: torch.Tensor) -> np.ndarray:
-    """A channels_last (B, C, H, W) tensor as a C-contiguous (B, H, W, C) array, shared."""
-    return t.permute(0, 2, 3, 1).numpy()
-
-
-def _run_numba(kernel, *args) -> None:
+def run_kernel(kernel, *args) -> None:
     """Call a plane kernel with as many numba threads as torch uses.
 
     The planes are handed out in small chunks rather than one block per thread, so
@@ -715,7 +635,7 @@ def _run_numba(kernel, *args) -> None:
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
     n_planes = args[0].shape[0]
-    chunk = max(1, n_planes // (threads * _CHUNKS_PER_THREAD)) if _CHUNKS_PER_THREAD else 0
+    chunk = max(1, n_planes // (threads * CHUNKS_PER_THREAD)) if CHUNKS_PER_THREAD else 0
     try:
         with numba.parallel_chunksize(chunk):
             kernel(*args)
@@ -724,98 +644,3 @@ def _run_numba(kernel, *args) -> None:
         # shares: put back what the caller chose (torch.set_num_threads(1) must stick).
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)
-
-
-# Chunks per thread for the parallel plane loop (0: numba's static split).
-_CHUNKS_PER_THREAD = 8
-
-
-def kirsch_fuse(x: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """Edge fusion: ``x + weight * kirsch(x)`` per channel, with a fast CPU path.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Floating tensor of shape (H, W), (B, H, W) or (B, C, H, W), usually a
-        convolution layer's feature maps. float32 and float64 are computed as they
-        are; float16 and bfloat16 are computed in float32 and returned in their own
-        dtype. A channels_last input is computed in that layout.
-    weight : float, default 1.0
-        Scale of the edge map added to ``x``. A constant, not learned.
-
-    Returns
-    -------
-    torch.Tensor
-        New tensor, same shape, dtype and device as ``x``; channels_last if ``x``
-        is, else contiguous. Differentiable in ``x``.
-
-    Raises
-    ------
-    TypeError
-        If ``x`` is not a floating tensor or ``weight`` not a real number.
-    ValueError
-        If ``x`` has another number of dimensions, or an empty H or W.
-
-    Notes
-    -----
-    On CPU with numba, forward and backward are each one parallel pass over the
-    B*C planes (over the B*H rows of pixels for channels_last); the forward keeps the winning compass direction of each pixel
-    (one byte) for the backward, ``grad_x = grad + weight * K^T grad``, where ``K``
-    is the piecewise-linear Kirsch map at that direction. The first call compiles
-    the kernels (a few seconds, cached under ``__pycache__`` for later runs).
-    Elsewhere (CUDA, without numba, or while tracing or compiling) it is
-    ``x + weight * kirsch(x)`` in plain torch ops.
-
-    Examples
-    --------
-    >>> x = torch.zeros(1, 1, 3, 4)
-    >>> x[..., 2:] = 1.0
-    >>> kirsch_fuse(x, weight=0.5)[0, 0, 0].tolist()
-    [0.0, 7.5, 5.5, 1.0]
-    """
-    _check_image_tensor(x)
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
-        raise TypeError(f"`weight` must be a real number; got {type(weight).__name__}.")
-    if x.device.type != "cpu" or torch.jit.is_tracing() or torch.compiler.is_compiling():
-        # tracers and compilers cannot see into the numba kernels; the eager ops
-        # compute the same values
-        return x + weight * kirsch(x)
-    if not _HAVE_NUMBA:
-        _warn_no_numba()
-        return x + weight * kirsch(x)
-    return _KirschFuseCPU.apply(x, float(weight))
-
-
-def _warn_no_numba() -> None:
-    """Log once that the fast CPU path is unavailable."""
-    global _warned_no_numba
-    if not _warned_no_numba:
-        logger.warning("numba is not installed: kirsch_fuse falls back to plain torch ops (slower)")
-        _warned_no_numba = True
-
-
-class Kirsch(nn.Module):
-    """Module form of :func:`kirsch`: (B, C, H, W) -> Kirsch edge magnitude, same shape."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return kirsch(x)
-
-
-class KirschFusion(nn.Module):
-    """Module form of :func:`kirsch_fuse`: ``x + weight * kirsch(x)``.
-
-    Parameters
-    ----------
-    weight : float, default 1.0
-        Scale of the edge map added to the input.
-    """
-
-    def __init__(self, weight: float = 1.0) -> None:
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return kirsch_fuse(x, weight=self.weight)
-
-    def extra_repr(self) -> str:
-        return f"weight={self.weight}"

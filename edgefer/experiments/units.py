@@ -1,0 +1,732 @@
+"""The paper's experiments at its own budget, cut into units that each finish in about two hours.
+
+A *unit* is one model trained once: one model on one fold, one figure's model, one ablation
+variant with one seed, or the timing of Table 1. Units run one at a time, in the order of
+:func:`list_units` (Fig. 5's models, the grouped CV's folds 2-3, the standard protocol, Fig. 6,
+the random-fold CV, the ablation seeds), each under the one lock of heavy jobs
+(:class:`edgefer.cpu.heavy_lock`). A unit checkpoints as it trains (``<out>/runs/<budget>/units/
+<unit>/``, never committed), so a killed unit resumes where it stopped; when it finishes it writes
+its small result ``<out>/<budget>/<unit>.json``, and the runner skips units whose file exists.
+:func:`aggregate` builds ``<out>/fig5.json``, ``cv.json``, ``fig6.json``, ``ablation.json`` and
+``table1.json`` from the unit files once an experiment's units are all done.
+
+Before the first unit, :func:`make_plan` times a few real training steps of every model in the
+units' precision on this machine and writes ``<out>/<budget>/plan.json``: the estimate of every
+unit, and the edge CNN of the whole budget: ``edgecnn`` (96x96) when its fig5 unit is estimated
+at no more than ``budget.edge_minutes_max`` minutes, else ``edgecnn48``; every fold of a
+cross-validation and Fig. 6 use that net.
+
+Folds: all FER-2013 images (Training, PublicTest and PrivateTest pooled) in three
+class-stratified folds; *grouped* folds keep identical images (1,523 groups) in one fold,
+*random* folds ignore them, as the paper most likely did. "Fold 1" holds out the first third.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgefer.experiments._common import (
+    PAPER, budget_for, convergence_iteration, load_fer, main_loss, model_input_size, pixels_for,
+    read_iterations, stratified_subsample, subset, train_config,
+)
+
+log = logging.getLogger(__name__)
+
+FOLDS = 3
+CONTRAST = ("rcnn", "frrcnn")
+PLAN = "plan.json"
+EXPERIMENT_OF = {"table1": "table1", "fig5": "fig5", "cv": "cv", "standard": "cv", "rcv": "cv",
+                 "fig6": "fig6", "ablation": "ablation"}
+"""Unit kind -> the experiment (and budget table) it belongs to."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work.
+
+    Attributes
+    ----------
+    name : file name of its result, e.g. ``fig5-rcnn``, ``cv-fold2``, ``ablation-s1-base``.
+    kind : ``table1``, ``fig5``, ``cv`` (grouped folds 2-3), ``standard``, ``fig6``, ``rcv``
+        (random folds) or ``ablation``.
+    model : the registered model it trains (None for table1).
+    fold : 1-based fold held out (fig5: 1; cv: 2, 3; rcv: 1-3).
+    seed : training seed (ablation seeds; 0 elsewhere).
+    variant : ablation variant name.
+    """
+
+    name: str
+    kind: str
+    model: str | None = None
+    fold: int | None = None
+    seed: int = 0
+    variant: str | None = None
+
+    @property
+    def experiment(self) -> str:
+        return EXPERIMENT_OF[self.kind]
+
+
+def unit_dir(out, budget_name: str) -> Path:
+    """Folder of the unit result files: ``<out>/<budget>``."""
+    return Path(out) / budget_name
+
+
+def work_dir(out, budget_name: str, unit: Unit) -> Path:
+    """Checkpoints and logs of a unit (outside git): ``<out>/runs/<budget>/units/<unit>``."""
+    return Path(out) / "runs" / budget_name / "units" / unit.name
+
+
+def result_path(out, budget_name: str, unit: Unit) -> Path:
+    return unit_dir(out, budget_name) / f"{unit.name}.json"
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def list_units(budget_name: str, edge_model: str) -> list[Unit]:
+    """Every unit of the budget, in the order they run."""
+    from edgefer.experiments.ablation import variants
+    units = [Unit("table1", "table1")]
+    fig5_models = [edge_model] + (["edgecnn48"] if edge_model != "edgecnn48" else []) + list(CONTRAST)
+    units += [Unit(f"fig5-{m}", "fig5", m, fold=1) for m in fig5_models]
+    units += [Unit(f"cv-fold{f}", "cv", edge_model, fold=f) for f in (2, 3)]
+    units.append(Unit("cv-standard", "standard", edge_model))
+    units += [Unit(f"fig6-{m}", "fig6", m) for m in [edge_model, *CONTRAST]]
+    units += [Unit(f"rcv-fold{f}", "rcv", edge_model, fold=f) for f in (1, 2, 3)]
+    b = budget_for("ablation", budget_name)
+    for seed in b.seeds:
+        for v in variants(b):
+            units.append(Unit(f"ablation-s{seed}-{v['name']}", "ablation", v["model"], seed=seed,
+                              variant=v["name"]))
+    return units
+
+
+def _precision(budget, run: Path | None = None) -> str:
+    if budget.precision != "auto":
+        return budget.precision
+    from edgefer.cpu import run_precision
+    return run_precision(str(run) if run is not None else None)
+
+
+def _unit_cost(unit: Unit, budget_name: str, n_pool: int, n_train_std: int, n_fig6: int) -> tuple[int, int]:
+    """(training iterations, images scored) of a unit."""
+    b = budget_for(unit.experiment, budget_name)
+    if unit.kind == "table1":
+        return 0, 0
+    if unit.kind in ("fig5", "cv", "rcv"):
+        n_tr = n_pool * (FOLDS - 1) // FOLDS
+        evals = (b.epochs // b.eval_every) * (b.train_eval_n + b.heldout_eval_n) + n_pool - n_tr
+        return (n_tr // b.batch_size) * b.epochs, evals
+    if unit.kind == "fig6":
+        n_tr = int(round(n_fig6 * 0.8))
+        return (n_tr // b.batch_size) * b.epochs, b.epochs * (n_fig6 - n_tr)
+    n = n_train_std if b.train_n is None else min(b.train_n, n_train_std)  # standard, ablation
+    return (n // b.batch_size) * b.epochs, b.epochs * 3589 + 3589
+
+
+def make_plan(budget_name: str = "paper", *, out="results", data_root=None, repeats: int = 3) -> dict:
+    """Time every model here, estimate every unit and choose the edge CNN; ``<out>/<budget>/plan.json``.
+
+    An existing plan is returned as it is (its edge CNN stays for all units, wherever they run).
+    """
+    from edgefer.bench import model_speed
+    from edgefer.results import provenance, write_json
+    path = unit_dir(out, budget_name) / PLAN
+    if path.exists():
+        return json.loads(path.read_text())
+    b5 = budget_for("fig5", budget_name)
+    precision = _precision(b5)
+    sizes = _data_sizes(budget_name, data_root)
+    speed = {}
+    scale = b5.batch_size / b5.bench_batch  # smoke times small batches
+    for m in ("edgecnn", "edgecnn48", *CONTRAST):
+        log.info("timing %s (%s)", m, precision)
+        s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=precision)
+        speed[m] = {**s, "train_ms_per_batch": round(s["train_ms_per_batch"] * scale, 2),
+                    "infer_ms_per_batch": round(s["infer_ms_per_batch"] * scale, 2)}
+
+    def minutes(unit: Unit) -> float:
+        it, scored = _unit_cost(unit, budget_name, *sizes)
+        s = speed.get(unit.model or "", speed["edgecnn48"])
+        # data preparation, checkpoints and resumes add about 5 %
+        return round(1.05 * (it * s["train_ms_per_batch"] + scored / 48 * s["infer_ms_per_batch"]) / 60_000, 1)
+
+    edge96 = minutes(Unit("fig5-edgecnn", "fig5", "edgecnn", fold=1))
+    if b5.edge_model != "auto":
+        edge = b5.edge_model
+    else:
+        edge = "edgecnn" if edge96 <= b5.edge_minutes_max else "edgecnn48"
+    units = list_units(budget_name, edge)
+    plan = {"budget": budget_name, "edge_model": edge, "precision": precision,
+            "rule": f"edgecnn (96x96) when its fig5 unit is estimated at <= {b5.edge_minutes_max:g} minutes "
+                    f"here, else edgecnn48; estimated {edge96:g} minutes",
+            "edgecnn_fig5_minutes": edge96, "ms_per_batch": {m: {k: s[k] for k in ("train_ms_per_batch",
+                                                                                   "infer_ms_per_batch")}
+                                                             for m, s in speed.items()},
+            "data": {"pooled": sizes[0], "training": sizes[1], "fig6_mix": sizes[2]},
+            "units": [{"name": u.name, "est_minutes": minutes(u), "iterations": _unit_cost(u, budget_name, *sizes)[0]}
+                      for u in units],
+            "provenance": provenance(budget=budget_name)}
+    plan["est_total_hours"] = round(sum(u["est_minutes"] for u in plan["units"]) / 60, 1)
+    write_json(path, plan)
+    return plan
+
+
+def _data_sizes(budget_name: str, data_root) -> tuple[int, int, int]:
+    """(pooled FER-2013 images for CV, Training images, images in the fig6 mix) at this budget."""
+    from edgefer.data.load import dataset_root
+    from edgefer.experiments import fig6
+    root = Path(data_root) if data_root else dataset_root()
+    splits = load_fer(root)
+    b = budget_for("cv", budget_name)
+    n_pool = sum(len(splits[s]) for s in ("train", "publictest", "privatetest"))
+    n_pool = n_pool if b.cv_n is None else min(n_pool, b.cv_n)
+    try:
+        n_fig6 = len(fig6.build_mix(root, budget_for("fig6", budget_name)))
+    except FileNotFoundError:  # no LFW: Fig. 6 cannot run here; its units say so when they start
+        n_fig6 = 0
+    return n_pool, len(splits["train"]), n_fig6
+
+
+# --------------------------------------------------------------------------- data
+
+
+def pool_and_folds(root, budget, *, grouped: bool):
+    """All FER-2013 images pooled (the budget's sample), and the 0-based fold of each."""
+    from edgefer.data.load import concat
+    from edgefer.evaluate.cv import stratified_group_folds
+    from edgefer.evaluate.evaluate import pixel_hashes
+    splits = load_fer(root)
+    pooled = concat([splits[s] for s in ("train", "publictest", "privatetest")], split="all")
+    pool = subset(pooled, stratified_subsample(pooled.labels, budget.cv_n, seed=0))
+    groups = pixel_hashes(pool.images) if grouped else np.arange(len(pool))
+    return pool, stratified_group_folds(pool.labels, groups, FOLDS, seed=0)
+
+
+def _score(run: Path, pixels: np.ndarray, precision: str, device: str) -> np.ndarray:
+    """Predicted classes of the model in ``run/best.pt`` (the last epoch's when trained without
+    validation), in the training precision."""
+    import torch
+
+    from edgefer.models import create_model
+    from edgefer.preprocess.spec import PreprocessSpec
+    from edgefer.checkpoint import load_checkpoint
+    from edgefer.train.loop import predict_logits
+    ck = load_checkpoint(run / "best.pt")
+    model = create_model(ck["model_name"], **ck["model_kwargs"])
+    model.load_state_dict(ck["state_dict"])
+    model = model.to(device).to(memory_format=torch.channels_last)
+    spec = PreprocessSpec.from_dict(ck["preprocess"])
+    return predict_logits(model, spec.to_tensor(pixels), precision=precision, device=device).argmax(1).numpy()
+
+
+class _Clock:
+    """Wall and CPU seconds of a unit, summed over the sessions (resumes) in ``<run>/time.json``."""
+
+    def __init__(self, run: Path):
+        self.path = run / "time.json"
+        self.before = json.loads(self.path.read_text()) if self.path.exists() else \
+            {"wall_seconds": 0.0, "cpu_seconds": 0.0, "sessions": 0}
+        self.before["sessions"] += 1
+        self.t0, self.c0 = time.time(), self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def now(self) -> dict:
+        return {"wall_seconds": round(self.before["wall_seconds"] + time.time() - self.t0, 1),
+                "cpu_seconds": round(self.before["cpu_seconds"] + self._cpu() - self.c0, 1),
+                "sessions": self.before["sessions"]}
+
+    def save(self) -> dict:
+        from edgefer.results import write_json
+        now = self.now()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.path, now)
+        return now
+
+
+def train_tracked(cfg, run: Path, train: tuple, evals: dict, *, key: dict, every: int = 1,
+                  device: str = "cpu", progress: bool = False, clock: _Clock | None = None) -> list[dict]:
+    """Train epoch by epoch (one resumable ``fit`` call each), scoring every ``(pixels, labels)`` of
+    ``evals`` after every ``every`` epochs and after the last; returns the curve points.
+
+    The points so far are kept in ``run/curve.json``, so an interrupted unit resumes from its last
+    checkpoint without scoring again.
+    """
+    from edgefer.experiments._common import reuse
+    from edgefer.results import write_json
+    from edgefer.train.loop import fit
+    key = {"config": cfg.to_dict(), "n_train": int(len(train[1])),
+           "evals": {k: int(len(v[1])) for k, v in evals.items()}, **key}
+    path = run / "curve.json"
+    found = reuse(path, key)
+    points = [] if found is None else found["points"]
+    steps = max(1, len(train[1]) // cfg.batch_size)
+    # a checkpoint past the last point (killed while scoring) is picked up by fit, which then
+    # trains no further and saves that model for the scores
+    epoch = points[-1]["epoch"] if points else 0
+    while epoch < cfg.epochs:
+        nxt = min(cfg.epochs, (epoch // every + 1) * every)
+        fit(dataclasses.replace(cfg, max_steps=nxt * steps), train[0], train[1], out_dir=run,
+            resume=(run / "last.pt").exists(), progress=progress, trained_on={"n": int(len(train[1]))})
+        epoch = nxt
+        point = {"epoch": epoch, "iteration": epoch * steps}
+        for name, (px, y) in evals.items():
+            pred = _score(run, px, cfg.precision, device)
+            point[f"{name}_accuracy"] = round(float((pred == np.asarray(y)).mean()), 5)
+        points.append(point)
+        if clock is not None:
+            point.update(clock.save())
+        write_json(path, {"key": key, "points": points})
+        log.info("%s epoch %d: %s", cfg.model, epoch,
+                 ", ".join(f"{k} {v:.4f}" for k, v in point.items() if k.endswith("accuracy")))
+    return points
+
+
+def _curves(points: list[dict], names) -> dict:
+    its = [p["iteration"] for p in points]
+    out = {"iteration": its, "epoch": [p["epoch"] for p in points]}
+    for n in names:
+        accs = [p.get(f"{n}_accuracy") for p in points]
+        out[f"{n}_accuracy"] = accs
+        out[f"{n}_convergence"] = convergence_iteration(its, accs) if accs else None
+    return out
+
+
+# --------------------------------------------------------------------------- units
+
+
+def run_unit(unit: Unit, budget_name: str = "paper", *, out="results", data_root=None, device: str = "cpu",
+             progress: bool = False, plan: dict | None = None) -> dict:
+    """Run one unit (resuming it) and write ``<out>/<budget>/<unit>.json``; returns the record."""
+    from edgefer.data.load import dataset_root
+    from edgefer.results import provenance, write_json
+    root = Path(data_root) if data_root else dataset_root()
+    out = Path(out)
+    b = budget_for(unit.experiment, budget_name)
+    run = work_dir(out, budget_name, unit)
+    run.mkdir(parents=True, exist_ok=True)
+    clock = _Clock(run)
+    precision = _precision(b, run)
+    rec = {"unit": unit.name, "kind": unit.kind, "experiment": unit.experiment, "model": unit.model,
+           "fold": unit.fold, "seed": unit.seed, "variant": unit.variant, "budget": b.to_dict(),
+           "precision": precision, "edge_model": (plan or {}).get("edge_model"),
+           "command": f"edgefer units --budget {budget_name} --only {unit.name}"}
+    if unit.kind == "table1":
+        rec.update(_table1(b, precision))
+    elif unit.kind in ("fig5", "cv", "rcv"):
+        rec.update(_fold_unit(unit, b, root, run, precision, device, progress, clock))
+    elif unit.kind == "standard":
+        rec.update(_standard_unit(unit, b, root, run, precision, device, progress))
+    elif unit.kind == "fig6":
+        rec.update(_fig6_unit(unit, b, root, run, precision, device, progress))
+    elif unit.kind == "ablation":
+        rec.update(_ablation_unit(unit, b, root, run, precision, device, progress))
+    else:  # pragma: no cover - list_units makes only the kinds above
+        raise ValueError(f"unknown unit kind {unit.kind!r}")
+    t = clock.save()
+    rec["time"] = {**t, "wall_hours": round(t["wall_seconds"] / 3600, 3),
+                   "cpu_hours": round(t["cpu_seconds"] / 3600, 3)}
+    rec["provenance"] = provenance(data=str(root), budget=budget_name, unit=unit.name, device=device)
+    write_json(result_path(out, budget_name, unit), rec)
+    return rec
+
+
+def _table1(b, precision: str) -> dict:
+    from edgefer.bench import model_speed
+    rows = {}
+    for m in ("edgecnn", "edgecnn48", *CONTRAST):
+        rows[m] = {p: model_speed(m, batch=b.bench_batch, repeats=b.bench_repeats, precision=p)
+                   for p in dict.fromkeys(("fp32", precision))}
+    return {"batch": b.bench_batch, "repeats": b.bench_repeats, "models": rows}
+
+
+def _fold_unit(unit, b, root, run, precision, device, progress, clock) -> dict:
+    pool, fold = pool_and_folds(root, b, grouped=unit.kind != "rcv")
+    te = fold == unit.fold - 1
+    tr = ~te
+    size = model_input_size(unit.model)
+    px, _ = pixels_for(pool, size)
+    y = np.asarray(pool.labels)
+    tr_idx, te_idx = np.flatnonzero(tr), np.flatnonzero(te)
+    tr_s = tr_idx[stratified_subsample(y[tr_idx], b.train_eval_n, seed=0)]
+    te_s = te_idx[stratified_subsample(y[te_idx], b.heldout_eval_n, seed=0)]
+    cfg = train_config(b, unit.model, seed=unit.seed, device=device, input_size=size, precision=precision)
+    points = train_tracked(cfg, run, (px[tr], y[tr]), {"train_sample": (px[tr_s], y[tr_s]),
+                                                       "heldout_sample": (px[te_s], y[te_s])},
+                           key={"data": str(root), "fold": unit.fold, "grouped": unit.kind != "rcv"},
+                           every=b.eval_every, device=device, progress=progress, clock=clock)
+    from edgefer.evaluate.metrics import classification_report
+    pred = _score(run, px[te], precision, device)
+    rep = classification_report(y[te], pred)
+    return {"folds": "random" if unit.kind == "rcv" else "grouped", "input_size": size, "config": cfg.to_dict(),
+            "n_pool": len(pool), "n_train": int(tr.sum()), "n_heldout": int(te.sum()),
+            "n_train_sample": len(tr_s), "n_heldout_sample": len(te_s),
+            "iterations": points[-1]["iteration"] if points else 0,
+            "curves": _curves(points, ("train_sample", "heldout_sample")),
+            "train_batch_curve": read_iterations(run),
+            "heldout": {k: rep[k] for k in ("accuracy", "macro_f1", "confusion", "n")},
+            "train_sample_accuracy": points[-1]["train_sample_accuracy"] if points else None}
+
+
+def _standard_unit(unit, b, root, run, precision, device, progress) -> dict:
+    from edgefer.experiments._common import fer_parts, train_and_test, twin_mask
+    splits = load_fer(root)
+    parts = fer_parts(splits, dataclasses.replace(b, train_n=None, val_n=None, test_n=None) if b.name == "paper"
+                      else b, seed=0, experiment="cv")
+    twins = twin_mask(parts["test"].images, splits["train"].images)
+    size = model_input_size(unit.model)
+    px = {role: pixels_for(ds, size)[0] for role, ds in parts.items()}
+    cfg = train_config(b, unit.model, seed=unit.seed, device=device, input_size=size, precision=precision)
+    r = train_and_test(cfg, run, (px["train"], parts["train"].labels), val=(px["val"], parts["val"].labels),
+                       test=(px["test"], parts["test"].labels), key={"data": str(root)}, device=device,
+                       test_twins=twins, trained_on={"split": "train", "n": len(parts["train"])},
+                       progress=progress)
+    return {"input_size": size, "config": cfg.to_dict(), "iterations": r["iterations"],
+            "n": {role: len(ds) for role, ds in parts.items()}, "test_with_twin_in_training": int(twins.sum()),
+            "val_curve": r["val_curve"], "convergence": r["convergence"],
+            "best_val_accuracy": r["best_val_accuracy"],
+            "test": {k: r["test"][k] for k in ("accuracy", "macro_f1", "confusion", "accuracy_without_twins", "n")}}
+
+
+def _fig6_unit(unit, b, root, run, precision, device, progress) -> dict:
+    from edgefer.experiments import fig6
+    mix = fig6.build_mix(root, b, seed=0)
+    size = model_input_size(unit.model)
+    px, detection = fig6.mix_pixels(mix, size, progress=progress)
+    cfg = train_config(b, unit.model, seed=unit.seed, device=device, input_size=size, precision=precision)
+    tr, te = ~mix.test, mix.test
+    r = fig6.train_epochs(cfg, run, (px[tr], mix.labels[tr]), (px[te], mix.labels[te]), mix.source[te],
+                          key={"data": str(root)}, device=device, progress=progress)
+    return {"input_size": size, "config": cfg.to_dict(), "mix": mix.counts(), "detection": detection,
+            "lfw_legend_skipped": dict(mix.lfw.skipped), "fer_per_class_cap": b.fer_per_class,
+            "epochs": r["epochs"], "final": r["final"],
+            "iterations": r["epochs"][-1]["iteration"] if r["epochs"] else 0}
+
+
+def _ablation_unit(unit, b, root, run, precision, device, progress) -> dict:
+    from edgefer.bench import model_speed
+    from edgefer.experiments._common import fer_parts, train_and_test, twin_mask
+    from edgefer.experiments.ablation import variants
+    var = next(v for v in variants(b) if v["name"] == unit.variant)
+    splits = load_fer(root)
+    parts = fer_parts(splits, b, seed=0, experiment="ablation")
+    twins = twin_mask(parts["test"].images, splits["train"].images)
+    size = model_input_size(var["model"], **var["model_kwargs"])
+    px = {role: pixels_for(ds, size, equalize=var["equalize"])[0] for role, ds in parts.items()}
+    cfg = train_config(b, var["model"], seed=unit.seed, device=device, loss=var["loss"], equalize=var["equalize"],
+                       model_kwargs=var["model_kwargs"], input_size=size, precision=precision)
+    r = train_and_test(cfg, run, (px["train"], parts["train"].labels), val=(px["val"], parts["val"].labels),
+                       test=(px["test"], parts["test"].labels), key={"data": str(root)}, device=device,
+                       test_twins=twins, trained_on={"split": "train", "n": len(parts["train"])},
+                       progress=progress)
+    speed = model_speed(var["model"], batch=b.bench_batch, repeats=b.bench_repeats, precision=precision,
+                        **var["model_kwargs"])
+    return {**var, "input_size": size, "config": cfg.to_dict(), "iterations": r["iterations"],
+            "n": {role: len(ds) for role, ds in parts.items()}, "val_curve": r["val_curve"],
+            "best_val_accuracy": r["best_val_accuracy"],
+            "test": {k: r["test"][k] for k in ("accuracy", "macro_f1", "accuracy_without_twins", "n")},
+            "speed": speed}
+
+
+# --------------------------------------------------------------------------- runner
+
+
+def commit_file(path: Path, message: str, *, attempts: int = 30, wait: float = 2.0) -> bool:
+    """``git add`` and ``git commit -- path`` in the repository holding ``path``; retries while
+    another git command holds ``.git/index.lock``. Returns False when ``path`` is not in a git
+    work tree; raises RuntimeError when git keeps failing."""
+    import subprocess
+    path = Path(path).resolve()
+    top = subprocess.run(["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"],
+                         capture_output=True, text=True)
+    if top.returncode != 0:
+        log.warning("%s: not in a git work tree; not committed", path)
+        return False
+    cwd = top.stdout.strip()
+    err = ""
+    for _ in range(attempts):
+        add = subprocess.run(["git", "add", "--", str(path)], cwd=cwd, capture_output=True, text=True)
+        res = add if add.returncode else subprocess.run(
+            ["git", "commit", "-q", "-m", message, "--", str(path)], cwd=cwd, capture_output=True, text=True)
+        if res.returncode == 0:
+            return True
+        err = res.stderr + res.stdout
+        if "index.lock" not in err:
+            break
+        time.sleep(wait)
+    raise RuntimeError(f"git commit of {path} failed: {err.strip()[-500:]}")
+
+
+def pending_units(budget_name: str, *, out="results", edge_model: str) -> list[Unit]:
+    """Units of the budget whose result file is missing, in order."""
+    return [u for u in list_units(budget_name, edge_model) if not result_path(out, budget_name, u).exists()]
+
+
+def run_units(budget_name: str = "paper", *, out="results", data_root=None, device: str = "cpu",
+              max_units: int | None = None, hours: float | None = None, only: list[str] | None = None,
+              experiments: list[str] | None = None, commit: bool = True, progress: bool = False,
+              announce=None) -> list[dict]:
+    """Run pending units in order, one at a time under the heavy lock; commit each result file.
+
+    ``max_units``: stop after that many; ``hours``: start no unit whose estimate would end past that
+    many hours from now (the first pending unit always starts); ``only``: these unit names;
+    ``experiments``: only units of these experiments. ``announce(text)`` receives the plan and
+    each unit's start, for the CLI to print. Returns the finished units' records.
+    """
+    from edgefer.cpu import heavy_lock
+    say = announce or (lambda text: log.info("%s", text))
+    with heavy_lock(f"edgefer units --budget {budget_name} (plan)"):
+        plan = make_plan(budget_name, out=out, data_root=data_root)
+    if commit and budget_name == "paper":
+        commit_file(unit_dir(out, budget_name) / PLAN, f"{budget_name} budget: plan (edge CNN "
+                    f"{plan['edge_model']}, unit estimates on {plan['provenance']['machine']['cpu']})")
+    est = {u["name"]: u["est_minutes"] for u in plan["units"]}
+    todo = pending_units(budget_name, out=out, edge_model=plan["edge_model"])
+    if only:
+        known = {u.name for u in list_units(budget_name, plan["edge_model"])}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise ValueError(f"unknown unit(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}")
+        todo = [u for u in todo if u.name in only]
+    if experiments:
+        todo = [u for u in todo if u.experiment in experiments]
+    say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); precision "
+        f"{plan['precision']}; {len(todo)} unit(s) pending, estimated "
+        f"{sum(est.get(u.name, 0) for u in todo) / 60:.1f} h on {plan['provenance']['machine']['cpu']}")
+    done, t_start = [], time.time()
+    for u in todo:
+        if max_units is not None and len(done) >= max_units:
+            break
+        left = None if hours is None else hours * 60 - (time.time() - t_start) / 60
+        if left is not None and done and est.get(u.name, 0) > left:
+            say(f"stop: {u.name} is estimated at {est.get(u.name, 0):.0f} min, {left:.0f} min left")
+            break
+        say(f"unit {u.name}: estimated {est.get(u.name, 0):.0f} min")
+        with heavy_lock(f"edgefer units: {u.name}"):
+            rec = run_unit(u, budget_name, out=out, data_root=data_root, device=device, progress=progress,
+                           plan=plan)
+        if commit:
+            commit_file(result_path(out, budget_name, u),
+                        f"{budget_name} unit {u.name}: {rec['time']['wall_hours']:.2f} h on "
+                        f"{rec['provenance']['machine']['cpu']}")
+        done.append(rec)
+        say(f"unit {u.name} done in {rec['time']['wall_hours']:.2f} h")
+    return done
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def load_units(budget_name: str, *, out="results") -> tuple[dict | None, dict[str, dict]]:
+    """(plan or None, ``{unit name: record}``) of the unit files present."""
+    d = unit_dir(out, budget_name)
+    plan = json.loads((d / PLAN).read_text()) if (d / PLAN).exists() else None
+    recs = {}
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        if p.name == PLAN:
+            continue
+        try:
+            recs[p.stem] = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p}: not valid JSON ({exc}); delete it to run the unit again") from exc
+    return plan, recs
+
+
+def status(budget_name: str = "paper", *, out="results") -> dict:
+    """``{experiment: {"done": [...], "pending": [...]}}`` and the plan's edge CNN (None before the plan)."""
+    plan, recs = load_units(budget_name, out=out)
+    edge = plan["edge_model"] if plan else "edgecnn"
+    by = {}
+    for u in list_units(budget_name, edge):
+        by.setdefault(u.experiment, {"done": [], "pending": []})["done" if u.name in recs else "pending"].append(u.name)
+    return {"edge_model": plan["edge_model"] if plan else None, "experiments": by}
+
+
+def aggregate(budget_name: str = "paper", *, out="results") -> dict[str, Path]:
+    """Write ``<out>/<experiment>.json`` for each experiment whose units are all done; returns
+    the files written. A result file of another budget in its place is first moved to
+    ``<out>/<its budget>/<experiment>.json``, so nothing earlier is lost."""
+    plan, recs = load_units(budget_name, out=out)
+    if plan is None:
+        return {}
+    st = status(budget_name, out=out)["experiments"]
+    written = {}
+    builders = {"table1": _agg_table1, "fig5": _agg_fig5, "cv": _agg_cv, "fig6": _agg_fig6,
+                "ablation": _agg_ablation}
+    for exp, build in builders.items():
+        if st.get(exp, {}).get("pending") or not st.get(exp, {}).get("done"):
+            continue
+        result = build(budget_name, plan, {n: recs[n] for n in st[exp]["done"]}, Path(out))
+        written[exp] = _write_aggregate(Path(out), exp, budget_name, plan, result)
+    return written
+
+
+def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: dict) -> Path:
+    from edgefer.results import provenance, write_json
+    path = out / f"{exp}.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        old_budget = old.get("budget", {}).get("name")
+        if old_budget and old_budget != budget_name:
+            keep = out / old_budget / f"{exp}.json"
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(keep)
+            log.info("moved %s (%s budget) to %s", path, old_budget, keep)
+    b = budget_for(exp, budget_name)
+    result = {"experiment": exp, "budget": b.to_dict(), "seed": 0, "device": "cpu",
+              "command": f"edgefer units --budget {budget_name} --experiment {exp}", "paper": PAPER.get(exp, {}),
+              "units_of": budget_name, "edge_model": plan["edge_model"], "precision": plan["precision"],
+              "loss": main_loss(b), **result,
+              "unit_time": {n: r["time"] for n, r in sorted(result.pop("_units").items())},
+              "provenance": provenance(budget=budget_name, experiment=exp, plan=plan["rule"])}
+    return write_json(path, result)
+
+
+def _agg_table1(budget_name, plan, recs, out) -> dict:
+    r = recs["table1"]
+    p = r["precision"]
+    rows = {m: {**v[p], "fp32_train_ms_per_batch": v["fp32"]["train_ms_per_batch"],
+                "fp32_infer_ms_per_batch": v["fp32"]["infer_ms_per_batch"]} for m, v in r["models"].items()}
+    fig5 = out / "fig5.json"
+    recog = {}
+    if fig5.exists():
+        f = json.loads(fig5.read_text())
+        recog = {m: (s.get("test_accuracy"), f["budget"]["name"]) for m, s in f.get("summary", {}).items()}
+    for m, row in rows.items():
+        row["recognition_rate"], row["recognition_rate_budget"] = recog.get(m, (None, None))
+    edge = plan["edge_model"]
+    speedup = {c: {"train": round(rows[c]["train_ms_per_batch"] / rows[edge]["train_ms_per_batch"], 3),
+                   "test": round(rows[c]["infer_ms_per_batch"] / rows[edge]["infer_ms_per_batch"], 3)}
+               for c in CONTRAST}
+    return {"batch": r["batch"], "models": rows, "speedup_vs_edge": speedup, "measured_on": r["provenance"]["machine"],
+            "split": {}, "data": {"inputs": "random tensors (timing only)"}, "_units": recs}
+
+
+def _agg_fig5(budget_name, plan, recs, out) -> dict:
+    from edgefer.evaluate.plots import plot_curves
+    models = {r["model"]: r for r in recs.values()}
+    summary = {}
+    for m, r in models.items():
+        c = r["curves"]
+        tc, hc = c["train_sample_convergence"], c["heldout_sample_convergence"]
+        summary[m] = {"test_accuracy": r["heldout"]["accuracy"], "test_macro_f1": r["heldout"]["macro_f1"],
+                      "train_accuracy": r["train_sample_accuracy"], "iterations": r["iterations"],
+                      "input_size": r["input_size"],
+                      # Fig. 5 plots training-set accuracy: its convergence is read on that curve
+                      "converged_at_iteration": tc["iteration"], "converged_before_end": tc["before_end"],
+                      "heldout_converged_at_iteration": hc["iteration"],
+                      "heldout_converged_before_end": hc["before_end"],
+                      "wall_hours": r["time"]["wall_hours"], "precision": r["precision"]}
+    plots = {"accuracy": "fig5.png", "train_accuracy": "fig5_train.png"}
+    plot_curves({f"{m} (held-out sample)": (r["curves"]["iteration"], r["curves"]["heldout_sample_accuracy"])
+                 for m, r in models.items()}, out / plots["accuracy"], xlabel="iteration (batch 48)",
+                ylabel="accuracy on 2,000 held-out images", title=f"Fig. 5, fold 1 ({budget_name} budget)")
+    plot_curves({f"{m} (training sample)": (r["curves"]["iteration"], r["curves"]["train_sample_accuracy"])
+                 for m, r in models.items()}, out / plots["train_accuracy"], xlabel="iteration (batch 48)",
+                ylabel="accuracy on 2,000 training images", title=f"Fig. 5, fold 1 ({budget_name} budget)")
+    any_r = next(iter(models.values()))
+    data = {"n_pool": any_r["n_pool"], "n_train": any_r["n_train"], "n_heldout": any_r["n_heldout"],
+            "n_train_sample": any_r["n_train_sample"], "n_heldout_sample": any_r["n_heldout_sample"]}
+    return {"protocol": "fold 1 of the grouped 3-fold split of all FER-2013 images", "models_run": list(models),
+            "training": models[plan["edge_model"]]["config"],
+            "split": {"train": "folds 2-3", "test": "fold 1 (held out)"}, "data": data, "summary": summary,
+            "models": {m: {k: v for k, v in r.items() if k not in ("budget", "provenance")} for m, r in models.items()},
+            "plots": plots, "_units": recs}
+
+
+def _cv_stats(folds: list[dict]) -> dict:
+    accs = np.array([f["heldout"]["accuracy"] for f in folds])
+    f1 = np.array([f["heldout"]["macro_f1"] for f in folds])
+    return {"accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "macro_f1_mean": float(f1.mean()),
+            "per_fold": [{"fold": f["fold"], "accuracy": f["heldout"]["accuracy"], "macro_f1": f["heldout"]["macro_f1"],
+                          "n_train": f["n_train"], "n_test": f["n_heldout"], "iterations": f["iterations"],
+                          "model": f["model"], "input_size": f["input_size"]} for f in folds]}
+
+
+def _agg_cv(budget_name, plan, recs, out) -> dict:
+    edge = plan["edge_model"]
+    fig5_fold1 = json.loads(result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).read_text()) \
+        if result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).exists() else None
+    grouped = ([fig5_fold1] if fig5_fold1 else []) + [recs[f"cv-fold{f}"] for f in (2, 3)]
+    random = [recs[f"rcv-fold{f}"] for f in (1, 2, 3)]
+    std = recs["cv-standard"]
+    g, r = _cv_stats(grouped), _cv_stats(random)
+    summary = {"cv_accuracy_mean": g["accuracy_mean"], "cv_accuracy_std": g["accuracy_std"],
+               "cv_macro_f1_mean": g["macro_f1_mean"], "complete_grouped": len(grouped) == FOLDS,
+               "random_cv_accuracy_mean": r["accuracy_mean"], "random_cv_accuracy_std": r["accuracy_std"],
+               "random_minus_grouped": r["accuracy_mean"] - g["accuracy_mean"],
+               "standard_test_accuracy": std["test"]["accuracy"],
+               "standard_test_accuracy_without_twins": std["test"]["accuracy_without_twins"],
+               "standard_test_macro_f1": std["test"]["macro_f1"]}
+    units = dict(recs)
+    if fig5_fold1:
+        units[fig5_fold1["unit"]] = fig5_fold1
+    data = {"n_pooled": grouped[0]["n_pool"] if grouped else random[0]["n_pool"], "n": std["n"],
+            "test_with_twin_in_training": std["test_with_twin_in_training"]}
+    return {"folds": FOLDS, "training": std["config"], "data": data, "summary": summary,
+            "cv": g, "random_cv": r, "standard": {k: v for k, v in std.items() if k not in ("budget", "provenance")},
+            "split": {"cv": "3 folds over train+publictest+privatetest pooled (grouped and random)",
+                      "standard": "train -> publictest (epoch choice) -> privatetest"},
+            "_units": units}
+
+
+def _agg_fig6(budget_name, plan, recs, out) -> dict:
+    from edgefer.evaluate.plots import plot_curves
+    models = {r["model"]: r for r in recs.values()}
+    summary = {m: {"test_accuracy": r["final"]["accuracy"], "test_macro_f1": r["final"]["macro_f1"],
+                   "test_accuracy_per_source": {s: v["accuracy"] for s, v in r["final"]["per_source"].items()},
+                   "test_macro_f1_per_source": {s: v["macro_f1"] for s, v in r["final"]["per_source"].items()},
+                   "epochs": r["final"]["epoch"], "iterations": r["iterations"], "input_size": r["input_size"]}
+               for m, r in models.items()}
+    plots = {"accuracy": "fig6.png"}
+    plot_curves({m: ([e["epoch"] for e in r["epochs"]], [e["accuracy"] for e in r["epochs"]])
+                 for m, r in models.items()}, out / plots["accuracy"], xlabel="epoch", ylabel="test accuracy (mix)",
+                title=f"Fig. 6: FER-2013 + LFW ({budget_name} budget)")
+    any_r = next(iter(models.values()))
+    data = {**any_r["mix"], "fer_per_class_cap": any_r["fer_per_class_cap"], "lfw_sample": None,
+            "lfw_legend_skipped": any_r["lfw_legend_skipped"], "detection": {str(any_r["input_size"]): any_r["detection"]}}
+    return {"training": models[plan["edge_model"]]["config"], "data": data, "summary": summary,
+            "models": {m: {k: v for k, v in r.items() if k not in ("budget", "provenance")} for m, r in models.items()},
+            "split": {"train": "80% of the mix", "test": "20% of the mix", "stratified_by": "class and source"},
+            "plots": plots, "_units": recs}
+
+
+def _agg_ablation(budget_name, plan, recs, out) -> dict:
+    by: dict[str, dict] = {}
+    for r in recs.values():
+        by.setdefault(r["variant"], {})[r["seed"]] = r
+    base = by["base"]
+    summary = {}
+    for name, seeds in by.items():
+        accs = np.array([seeds[s]["test"]["accuracy"] for s in sorted(seeds)])
+        deltas = np.array([seeds[s]["test"]["accuracy"] - base[s]["test"]["accuracy"] for s in sorted(seeds) if s in base])
+        any_r = next(iter(seeds.values()))
+        summary[name] = {"group": any_r["group"], "change": any_r["change"], "model": any_r["model"],
+                         "model_kwargs": any_r["model_kwargs"], "loss": any_r["loss"], "equalize": any_r["equalize"],
+                         "input_size": any_r["input_size"], "seeds": sorted(seeds),
+                         "test_accuracy": float(accs.mean()), "test_accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+                         "test_accuracy_per_seed": accs.tolist(),
+                         "delta_test_accuracy_vs_base": float(deltas.mean()) if len(deltas) else None,
+                         "delta_per_seed": deltas.tolist(),
+                         "test_macro_f1": float(np.mean([s["test"]["macro_f1"] for s in seeds.values()])),
+                         "best_val_accuracy": float(np.mean([s["best_val_accuracy"] for s in seeds.values()])),
+                         "train_ms_per_batch": float(np.median([s["speed"]["train_ms_per_batch"] for s in seeds.values()])),
+                         "infer_ms_per_batch": float(np.median([s["speed"]["infer_ms_per_batch"] for s in seeds.values()]))}
+    any_r = next(iter(recs.values()))
+    return {"edge_model": budget_for("ablation", budget_name).edge_model, "training": base[min(base)]["config"],
+            "bench_batch": 48, "data": {"n": any_r["n"]}, "summary": summary,
+            "split": {"train": "train (Training)", "val": "publictest (every epoch)",
+                      "test": "privatetest (once, best epoch by publictest)"}, "_units": recs}

@@ -1,0 +1,179 @@
+"""The paper budget's units end to end, on the synthetic data sets of test_plumbing at a tiny budget
+registered under the name ``paper``: plan, runner, resume, commit, aggregation and REPORT.md."""
+import dataclasses
+import json
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from edgefer.experiments import units, write_report
+from edgefer.experiments._common import BUDGETS
+
+
+def _plumbing():
+    """test_plumbing.py as a module (tests/ holds no packages), for its synthetic data sets."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("_plumbing", Path(__file__).with_name("test_plumbing.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_datasets = _plumbing().make_datasets
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return make_datasets(tmp_path_factory.mktemp("datasets"))
+
+
+@pytest.fixture(autouse=True)
+def tiny_paper(monkeypatch, tmp_path):
+    """The ``paper`` budget of every experiment becomes the smoke sizes (a few hundred images, a few
+    dozen steps), keeping the paper's loss, constant schedule and 48-vs-96 rule."""
+    monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path / "cache"))
+    for exp, budgets in BUDGETS.items():
+        smoke = budgets["smoke"]
+        monkeypatch.setitem(budgets, "paper", dataclasses.replace(
+            smoke, name="paper", loss="mse", schedule="constant", precision="fp32",
+            edge_model="auto" if exp != "ablation" else "edgecnn48", seeds=(0, 1)))
+
+
+def _git_repo(path):
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    for k, v in (("user.email", "t@example.com"), ("user.name", "t")):
+        subprocess.run(["git", "-C", str(path), "config", k, v], check=True)
+    return path
+
+
+def test_list_units_order_and_edge_net():
+    """Units run Table 1, Fig. 5's models (96x96 and 48x48 edge CNN, R-CNN, FRR-CNN), CV folds 2-3, the
+    standard protocol, Fig. 6, random folds, then ablation seeds; a 48x48 plan has no second edge model."""
+    names = [u.name for u in units.list_units("paper", "edgecnn")]
+    assert names[:9] == ["table1", "fig5-edgecnn", "fig5-edgecnn48", "fig5-rcnn", "fig5-frrcnn", "cv-fold2",
+                         "cv-fold3", "cv-standard", "fig6-edgecnn"]
+    assert names[11:14] == ["rcv-fold1", "rcv-fold2", "rcv-fold3"]
+    assert names[14] == "ablation-s0-base" and "ablation-s1-loss_ce" in names  # base is the paper's MSE
+    small = [u.name for u in units.list_units("paper", "edgecnn48")]
+    assert small[1:4] == ["fig5-edgecnn48", "fig5-rcnn", "fig5-frrcnn"]
+    assert {u.model for u in units.list_units("paper", "edgecnn48") if u.kind in ("cv", "rcv", "standard")} == \
+        {"edgecnn48"}
+
+
+def test_plan_chooses_96_only_under_the_time_limit(data_root, tmp_path, monkeypatch):
+    """The edge CNN is edgecnn (96x96) when its fig5 unit is estimated within the limit, else edgecnn48;
+    the plan is written once and kept."""
+    monkeypatch.setitem(BUDGETS["fig5"], "paper", dataclasses.replace(BUDGETS["fig5"]["paper"],
+                                                                        edge_minutes_max=1e6))
+    plan = units.make_plan("paper", out=tmp_path / "a", data_root=data_root, repeats=1)
+    assert plan["edge_model"] == "edgecnn" and plan["edgecnn_fig5_minutes"] > 0
+    assert [u["name"] for u in plan["units"]][1] == "fig5-edgecnn"
+    monkeypatch.setitem(BUDGETS["fig5"], "paper", dataclasses.replace(BUDGETS["fig5"]["paper"],
+                                                                        edge_minutes_max=0.0))
+    assert units.make_plan("paper", out=tmp_path / "a", data_root=data_root)["edge_model"] == "edgecnn"  # kept
+    assert units.make_plan("paper", out=tmp_path / "b", data_root=data_root, repeats=1)["edge_model"] == "edgecnn48"
+
+
+@pytest.mark.slow  # about three minutes: every unit once, at a tiny size
+def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
+    """Through the CLI: --max-units stops after N, a rerun skips finished units, each result file is
+    committed alone, a unit killed mid-way resumes, experiments get result files once their units are
+    done, and REPORT.md turns the pending claims into verdicts at the paper budget."""
+    repo = _git_repo(tmp_path / "repo")
+    out = repo / "results"
+    (repo / "other.txt").write_text("not to be committed\n")
+    runner = CliRunner()
+    base = ["units", "--budget", "paper", "--data-root", str(data_root), "--out", str(out)]
+    res = runner.invoke(__import__("edgefer.cli.main", fromlist=["app"]).app, [*base, "--max-units", "2"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((out / "paper" / "plan.json").read_text())
+    assert plan["edge_model"] == "edgecnn48"  # tiny budget: limit 0 minutes
+    done = sorted(p.stem for p in (out / "paper").glob("*.json") if p.stem != "plan")
+    assert done == ["fig5-edgecnn48", "table1"]
+    log = subprocess.run(["git", "-C", str(repo), "log", "--name-only", "--format=%s"], capture_output=True,
+                         text=True).stdout
+    assert "results/paper/fig5-edgecnn48.json" in log and "results/paper/plan.json" in log
+    assert "other.txt" not in log and "last.pt" not in log  # only the result files, never checkpoints
+    rec = json.loads((out / "paper" / "fig5-edgecnn48.json").read_text())
+    assert rec["budget"]["name"] == "paper" and rec["config"]["loss"] == "mse"
+    assert rec["config"]["schedule"] == "constant" and rec["iterations"] > 0
+    curve = rec["curves"]
+    assert len(curve["train_sample_accuracy"]) == rec["budget"]["epochs"]
+    assert rec["n_train"] + rec["n_heldout"] == rec["n_pool"] and rec["time"]["cpu_seconds"] > 0
+
+    # a unit killed after its first epoch resumes from its checkpoint, with the same curve
+    u = units.Unit("fig5-rcnn", "fig5", "rcnn", fold=1)
+    import edgefer.experiments.units as mod
+    calls = []
+    real_fit = __import__("edgefer.train.loop", fromlist=["fit"]).fit
+
+    def dying_fit(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(*a, **k)
+    import edgefer.train.loop
+    edgefer.train.loop.fit = dying_fit
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            mod.run_unit(u, "paper", out=out, data_root=data_root)
+    finally:
+        edgefer.train.loop.fit = real_fit
+    assert not units.result_path(out, "paper", u).exists()
+    first = json.loads((units.work_dir(out, "paper", u) / "curve.json").read_text())["points"]
+    assert len(first) == 1
+    res = runner.invoke(__import__("edgefer.cli.main", fromlist=["app"]).app,
+                        [*base, "--only", "fig5-rcnn", "--no-commit"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "paper" / "fig5-rcnn.json").read_text())
+    assert rec["curves"]["train_sample_accuracy"][0] == first[0]["train_sample_accuracy"]
+    assert rec["time"]["sessions"] == 2
+    assert "fig5-rcnn" not in subprocess.run(["git", "-C", str(repo), "log", "--name-only"], capture_output=True,
+                                             text=True).stdout
+
+    # the rest, then the report
+    res = runner.invoke(__import__("edgefer.cli.main", fromlist=["app"]).app, [*base, "--no-commit"])
+    assert res.exit_code == 0, res.output
+    assert "unit table1" not in res.output  # finished units are skipped
+    for exp in ("fig5", "cv", "fig6", "ablation", "table1"):
+        saved = json.loads((out / f"{exp}.json").read_text())
+        assert saved["budget"]["name"] == "paper" and saved["units_of"] == "paper"
+    cv = json.loads((out / "cv.json").read_text())
+    assert [f["fold"] for f in cv["cv"]["per_fold"]] == [1, 2, 3] == [f["fold"] for f in cv["random_cv"]["per_fold"]]
+    assert sum(f["n_test"] for f in cv["cv"]["per_fold"]) == cv["data"]["n_pooled"]
+    abl = json.loads((out / "ablation.json").read_text())
+    assert abl["summary"]["base"]["seeds"] == [0, 1] and abl["summary"]["base"]["loss"] == "mse"
+    text = write_report(out, repo / "REPORT.md").read_text()
+    claims = text.split("## Claims")[1].split("\n## ")[0]
+    assert "**pending**" not in claims
+    for row in claims.splitlines():
+        if row.startswith("| C") and not row.startswith("| C2 |"):
+            assert "not testable" not in row, row
+    # the tiny budget's 8 iterations cannot place a convergence near 10,000; the paper budget's 24,800 can
+    assert "too few to place a convergence" in next(r for r in claims.splitlines() if r.startswith("| C2 |"))
+    for cid in ("C1a", "C1b", "C2", "C3", "C4", "C5", "C6a", "C6b", "C7", "C8", "C9", "C10", "C11", "C12", "C13"):
+        assert f"| {cid} |" in claims
+    assert "## Units of the paper budget" in text and "| fig5-rcnn | rcnn (48x48, fp32) |" in text
+    assert "Random folds minus grouped folds" in text
+
+
+def test_report_names_pending_units(data_root, tmp_path):
+    """With some units done, the claims of unfinished experiments read pending and name the units."""
+    out = tmp_path / "results"
+    units.run_units("paper", out=out, data_root=data_root, only=["table1"], commit=False)
+    assert units.aggregate("paper", out=out).keys() == {"table1"}
+    text = write_report(out, tmp_path / "REPORT.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| C3 |"))
+    assert "**pending**: waits for the paper budget's unit(s) fig5-edgecnn48, fig5-rcnn, fig5-frrcnn" in row
+    row = next(line for line in text.splitlines() if line.startswith("| C5 |"))
+    assert "pending" not in row and "| paper |" in row
+
+
+def test_unknown_unit_is_refused(data_root, tmp_path):
+    """--only with a name that is no unit fails naming the available ones."""
+    with pytest.raises(ValueError, match="unknown unit.*fig5-nope.*available"):
+        units.run_units("paper", out=tmp_path, data_root=data_root, only=["fig5-nope"], commit=False)
