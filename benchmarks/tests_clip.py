@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest  # noqa: F401  (conftest imports it)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
