@@ -1,4 +1,4 @@
-"""The two-face 640x480 test clip of tests/conftest.py, for benchmarks (no pytest needed)."""
+"""The two-face 640x480 test clip of tests/conftest.py, for benchmarks (imports tests/conftest.py)."""
 from __future__ import annotations
 
 import sys
