@@ -14,7 +14,8 @@ COLORS: dict[str, tuple[int, int, int]] = {
 
 
 def annotate(image: np.ndarray, faces, *, thickness: int | None = None) -> np.ndarray:
-    """A BGR copy of ``image`` with each face's box and "label 0.93" drawn on it.
+    """A BGR copy of ``image`` with each face's box and "label 0.93" drawn on it ("#2 label 0.93"
+    for a face of track 2 in video, its label and confidence the smoothed ones).
 
     Parameters
     ----------
@@ -59,7 +60,8 @@ def annotate(image: np.ndarray, faces, *, thickness: int | None = None) -> np.nd
         x, y, w, h = (int(v) for v in face.box)
         color = COLORS.get(face.label, (0, 255, 0))
         cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), color, t, cv2.LINE_AA)
-        text = f"{face.label} {face.confidence:.2f}"
+        track = getattr(face, "track", None)
+        text = f"{'' if track is None else f'#{track} '}{face.label} {face.confidence:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(1, t // 2))
         # Label above the box, or inside its top edge when the box touches the image's top.
         ty = y - t - 2 if y - th - base - t - 2 >= 0 else y + th + t + 2

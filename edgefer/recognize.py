@@ -35,20 +35,49 @@ ROLES = {"default": DEFAULT_MODEL, "fast": FAST_MODEL, "small": SMALL_MODEL}
 
 @dataclass(frozen=True)
 class Face:
-    """One recognized face: box (x, y, w, h) in the original image's pixels, label, probabilities."""
+    """One recognized face: box (x, y, w, h) in the original image's pixels, label, probabilities.
+
+    In video (:class:`~edgefer.video.VideoRecognizer`) a face also has its ``frame`` index,
+    ``time_s`` (seconds from the start), ``track`` id, and ``raw_probabilities`` (this frame's
+    own); ``label`` and ``probabilities`` are then the track's values smoothed over time.
+    Still images leave those four None.
+    """
 
     box: tuple[int, int, int, int]
     label: str
     probabilities: dict[str, float] = field(default_factory=dict)
     detected: bool = True
+    frame: int | None = None
+    time_s: float | None = None
+    track: int | None = None
+    raw_probabilities: dict[str, float] | None = None
 
     @property
     def confidence(self) -> float:
         return self.probabilities[self.label]
 
-    def to_dict(self) -> dict:
-        return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 6),
-                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+    def to_dict(self, file: str | os.PathLike | None = None) -> dict:
+        """The face as JSON-ready data: the one face schema of the CLI's --json and the web API.
+
+        Keys, in order: ``file`` (when given), ``frame`` (video), ``box``, ``label``,
+        ``confidence``, ``probabilities``, then for video ``time_s``, ``track`` and
+        ``raw_probabilities``. Probabilities are rounded to 6 decimals, time to 1 ms.
+        """
+        d: dict = {}
+        if file is not None:
+            d["file"] = str(file)
+        if self.frame is not None:
+            d["frame"] = int(self.frame)
+        d.update(box=[int(v) for v in self.box], label=self.label,
+                 confidence=round(float(self.confidence), 6),
+                 probabilities={k: round(float(v), 6) for k, v in self.probabilities.items()})
+        if self.time_s is not None:
+            d["time_s"] = round(float(self.time_s), 3)
+        if self.track is not None:
+            d["track"] = int(self.track)
+        if self.raw_probabilities is not None:
+            d["raw_probabilities"] = {k: round(float(v), 6) for k, v in self.raw_probabilities.items()}
+        return d
 
 
 def shipped_models() -> list[str]:
@@ -100,8 +129,10 @@ class Recognizer:
     model : None (the shipped default, :data:`DEFAULT_MODEL`), a role (``"default"``,
         ``"fast"``, ``"small"``: :data:`ROLES`), a shipped model's name, or a model file
         (``.pt`` checkpoint, ``.onnx`` export, ``.json`` ensemble manifest).
-    detector : a :class:`~edgefer.preprocess.detect.HaarFaceDetector`; default one tuned for
-        speed (detects on a copy downscaled to at most 640 pixels a side).
+    detector : a face detector's name (``haar``, the default, or ``mtcnn``; see
+        :data:`~edgefer.preprocess.detectors.DETECTORS`), or a detector object with
+        ``detect(image) -> list[FaceBox]``. Named detectors run on a copy downscaled to at most
+        640 pixels a side.
     device : torch device (for ``.pt`` models).
     batch_size : faces per forward pass.
     threads : torch threads (set process-wide) and ONNX Runtime intra-op threads.
@@ -130,9 +161,12 @@ class Recognizer:
         self.name = self.path.stem if self.path.parent == WEIGHTS_DIR else self.classifier.name
         self.device = device
         self.batch_size = batch_size
-        if detector is None:
-            from edgefer.preprocess.detect import HaarFaceDetector
-            detector = HaarFaceDetector(max_side=640)
+        if detector is None or isinstance(detector, str):
+            from edgefer.preprocess.detectors import make_detector
+            detector = make_detector(detector or "haar", max_side=640)
+        elif not callable(getattr(detector, "detect", None)):
+            raise TypeError(f"`detector` must be a detector name or have detect(image); "
+                            f"got {type(detector).__name__}")
         self.detector = detector
 
     @property

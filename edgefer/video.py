@@ -22,13 +22,18 @@ doing the expensive step, the full-frame Haar scan, rarely and small:
    (numba's OpenMP layer resets it). For small batches one torch thread is fastest on a busy 2-core
    machine (``torch.set_num_threads(1)``; ``edgefer predict`` does this).
 
-``detect_every=1`` scans every frame in full (no tracking).
+4. **Tracks.** Boxes followed from one frame to the next keep their track id; boxes from a
+   full scan are matched to the live tracks (:mod:`edgefer.tracking`), and each track's
+   probabilities are smoothed over time.
+
+``detect_every=1`` scans every frame in full (no box following; tracks still match by position).
 """
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -53,6 +58,14 @@ FOURCC = {".avi": "MJPG", ".mkv": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov"
 
 TRACK_FACE_SIDE = 48
 """Side (pixels) a tracked face is shrunk to before its window is scanned."""
+
+VIDEO_MIN_FACE = 48
+"""Smallest face side (frame pixels) the MTCNN full scan of video looks for."""
+
+DEFAULT_SMOOTH_S = 0.5
+"""Default time constant (seconds) of the smoothing of each track's probabilities: a change of
+expression shows in the smoothed label within about half a second, while a one-frame flicker
+(a blink, motion blur) moves it by under a tenth at 25 frames/s."""
 
 TRACK_MARGIN = 0.5
 """Window around a tracked box: the box grown by this fraction of its size on every side."""
@@ -163,8 +176,10 @@ def _frames(cap: cv2.VideoCapture, first: np.ndarray, every: int):
         cap.release()
 
 
-def iter_camera(index: int = 0, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+def iter_camera(index: int | str = 0, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """(index, BGR frame) from camera ``index`` until it stops delivering frames.
+
+    ``index`` may also be a stream URL or a video file, read the same way (live).
 
     Raises
     ------
@@ -172,8 +187,14 @@ def iter_camera(index: int = 0, every: int = 1) -> Iterator[tuple[int, np.ndarra
         When the camera cannot be opened or gives no first frame.
     """
     every = _check_every(every)
-    cap, first = _capture(int(index), f"camera {index}: cannot be opened (no such camera, or it is in use)",
-                          f"camera {index}: opened but gives no frames")
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        source, name = int(index), f"camera {index}"
+    elif isinstance(index, (str, os.PathLike)):
+        source, name = str(index), str(index)
+    else:
+        raise TypeError(f"`index` must be a camera number, a URL or a path; got {type(index).__name__}")
+    cap, first = _capture(source, f"{name}: cannot be opened (no such camera, or it is in use)",
+                          f"{name}: opened but gives no frames")
     return _frames(cap, first, every)
 
 
@@ -238,7 +259,11 @@ def _iou(a, b) -> float:
 
 
 class VideoRecognizer:
-    """Recognize expressions in consecutive video frames quickly (see the module's notes).
+    """Recognize expressions in consecutive video frames quickly, following each face (see the module's notes).
+
+    Every face gets a ``track`` id that stays with it while it is in view and through gaps of
+    up to ``max_gap_s`` seconds, and probabilities smoothed over ``smooth_s`` seconds along its
+    track (:class:`~edgefer.tracking.FaceTracker`); ``raw_probabilities`` keeps each frame's own.
 
     Parameters
     ----------
@@ -246,20 +271,29 @@ class VideoRecognizer:
         :class:`~edgefer.runtime.OnnxClassifier` (anything with ``spec`` and ``probabilities``),
         used as it was built, or what :class:`Recognizer` accepts as ``model`` (None, a name or
         a checkpoint path), loaded with ``eager_fusion=True``.
+    detector : face detector for the full scans: a name (``haar``, ``mtcnn``) or an object with
+        ``detect``; None takes the kind the classifier's Recognizer uses (else ``haar``).
     detect_every : run the full-frame scan on every K-th frame given to :meth:`process`;
-        track boxes on the frames between. 1 scans every frame.
-    detect_side : longer side, in pixels, of the copy the full-frame scan runs on.
+        follow boxes on the frames between. 1 scans every frame.
+    detect_side : longer side, in pixels, of the copy a named detector scans.
     track : follow faces between full scans (else keep the last boxes unchanged).
+    max_gap_s : seconds a face may go unseen and keep its track id.
+    smooth_s : time constant of the probability smoothing in seconds (0: off).
+    fps : frames per second of the frames given to :meth:`process`, for their times when
+        no ``time_s`` is passed; None: the wall clock (a live camera).
 
     Examples
     --------
     >>> vr = VideoRecognizer()                             # doctest: +SKIP
-    >>> for index, frame in iter_frames("clip.mp4"):       # doctest: +SKIP
-    ...     faces = vr.process(frame)
+    >>> for index, frame, faces in vr.run("clip.mp4"):     # doctest: +SKIP
+    ...     print(index, [(f.track, f.label) for f in faces])
     """
 
-    def __init__(self, classifier=None, *, detect_every: int = 5, detect_side: int = 320,
-                 track: bool = True):
+    def __init__(self, classifier=None, *, detector=None, detect_every: int = 5, detect_side: int = 320,
+                 track: bool = True, max_gap_s: float = 1.0, smooth_s: float = DEFAULT_SMOOTH_S,
+                 fps: float | None = None):
+        from edgefer.preprocess.detectors import make_detector
+        from edgefer.tracking import FaceTracker
         if classifier is None or isinstance(classifier, (str, os.PathLike)):
             from edgefer.recognize import Recognizer
             classifier = Recognizer(classifier, eager_fusion=True)
@@ -268,30 +302,59 @@ class VideoRecognizer:
                             f"OnnxClassifier); got {type(classifier).__name__}")
         self.classifier = classifier
         self.detect_every = _check_every(detect_every)
-        self.detector = HaarFaceDetector(max_side=detect_side)
-        self.tracker = HaarFaceDetector(min_size=(TRACK_FACE_SIDE * 2 // 3,) * 2, min_neighbors=3)
+        if detector is None:
+            detector = getattr(getattr(classifier, "detector", None), "name", "haar")
+        if isinstance(detector, str):
+            # MTCNN's pyramid starts at its smallest face: searching from VIDEO_MIN_FACE pixels, as
+            # Haar's 24-pixel window does at detect_side 320 on 640x480 frames, costs a quarter.
+            extra = {"min_size": VIDEO_MIN_FACE} if detector.lower() == "mtcnn" else {}
+            detector = make_detector(detector, max_side=detect_side, **extra)
+        self.detector = detector
+        self._window = HaarFaceDetector(min_size=(TRACK_FACE_SIDE * 2 // 3,) * 2, min_neighbors=3)
         self.track = bool(track)
+        self.tracks = FaceTracker(max_gap_s=max_gap_s, smooth_s=smooth_s)
+        if fps is not None and not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+            raise ValueError(f"`fps` must be a positive number or None; got {fps!r}")
+        self.fps = fps
         self.reset()
 
     def reset(self) -> None:
-        """Forget the tracked boxes: the next frame gets a full scan (call between videos)."""
+        """Forget the boxes and tracks: the next frame gets a full scan and ids start at 1 (call between videos)."""
         self._boxes: list[tuple[int, int, int, int]] = []
+        self._ids: list[int] = []
         self._count = 0
+        self._start = time.monotonic()
+        self.tracks.reset()
 
-    def process(self, frame: np.ndarray) -> list[Face]:
-        """Faces in the next frame (BGR or gray uint8), largest first at full scans; [] if none."""
+    def process(self, frame: np.ndarray, *, index: int | None = None, time_s: float | None = None) -> list[Face]:
+        """Faces in the next frame (BGR or gray uint8), largest first at full scans; [] if none.
+
+        ``index`` is the frame's number in its video (default: how many frames came before);
+        ``time_s`` its time in seconds (default: from ``fps``, else the wall clock).
+        """
         gray = to_gray(frame)
+        index = self._count if index is None else int(index)
+        if time_s is None:
+            time_s = index / self.fps if self.fps else time.monotonic() - self._start
+        links = None
         if self._count % self.detect_every == 0:
-            self._boxes = [f.as_tuple() for f in self.detector.detect(gray)]
-        elif self.track:
-            self._boxes = [self._follow(gray, b) for b in self._boxes]
+            source = gray if isinstance(self.detector, HaarFaceDetector) else frame
+            self._boxes = [f.as_tuple() for f in self.detector.detect(source)]
+        else:
+            if self.track:
+                self._boxes = [self._follow(gray, b) for b in self._boxes]
+            links = self._ids
         self._count += 1
         if not self._boxes:
+            self._ids = []
             return []
         spec = self.classifier.spec
         pixels = np.stack([spec.crop(gray, b) for b in self._boxes])
         probs = self.classifier.probabilities(pixels)
-        return [_face(b, p) for b, p in zip(self._boxes, probs)]
+        tracked = self.tracks.update(self._boxes, probs, time_s, links=links)
+        self._ids = [tid for tid, _ in tracked]
+        return [_face(b, smooth, raw, index=index, time_s=time_s, track=tid)
+                for b, raw, (tid, smooth) in zip(self._boxes, probs, tracked)]
 
     def _follow(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """The box of the same face in this frame, searched near ``box``; ``box`` if not found."""
@@ -306,7 +369,7 @@ class VideoRecognizer:
             window = cv2.resize(window, (max(1, round(window.shape[1] * scale)),
                                          max(1, round(window.shape[0] * scale))),
                                 interpolation=cv2.INTER_AREA)
-        found = self.tracker.detect(window)
+        found = self._window.detect(window)
         if not found:
             return box
         sx, sy = (x1 - x0) / window.shape[1], (y1 - y0) / window.shape[0]
@@ -325,14 +388,18 @@ class VideoRecognizer:
     def run(self, path: str | os.PathLike, every: int = 1) -> Iterator[tuple[int, np.ndarray, list[Face]]]:
         """(index, frame, faces) for frames 0, every, 2*every, ... of a video file.
 
-        Opens the file when called (so bad files raise here; see :func:`iter_frames`).
+        Frame times come from the container's frame rate. Opens the file when called (so bad
+        files raise here; see :func:`iter_frames`).
         """
+        info = video_info(path)
         frames = iter_frames(path, every)
         self.reset()
-        return ((i, frame, self.process(frame)) for i, frame in frames)
+        return ((i, frame, self.process(frame, index=i, time_s=i / info.fps)) for i, frame in frames)
 
 
-def _face(box, probs) -> Face:
+def _face(box, probs, raw, *, index: int, time_s: float, track: int) -> Face:
     k = int(np.argmax(probs))
     return Face(box=tuple(int(v) for v in box), label=CLASSES[k],
-                probabilities={c: float(p) for c, p in zip(CLASSES, probs)})
+                probabilities={c: float(p) for c, p in zip(CLASSES, probs)},
+                frame=index, time_s=float(time_s), track=int(track),
+                raw_probabilities={c: float(p) for c, p in zip(CLASSES, raw)})

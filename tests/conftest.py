@@ -154,3 +154,85 @@ def tiny_fer(tmp_path_factory):
             d.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(d / f"{prefix}_{i:05d}.png"), img)
     return root
+
+
+def lfw_faces(n=2, patch=150):
+    """``n`` LFW photos of different people, each a central (patch, patch) BGR cut with one Haar face.
+
+    The first photos in name order whose cut has exactly one face of side >= 80 pixels; skips the
+    test when LFW is not at hand ($EDGEFER_DATASETS).
+    """
+    import cv2
+
+    from edgefer.data.load import dataset_root
+    from edgefer.preprocess.detect import HaarFaceDetector
+
+    root = dataset_root() / "lfw" / "lfw-deepfunneled"
+    if not root.is_dir():
+        pytest.skip(f"LFW not found at {root} (set EDGEFER_DATASETS)")
+    haar, cuts = HaarFaceDetector(), []
+    for person in sorted(root.iterdir()):
+        photo = next(iter(sorted(person.glob("*.jpg"))), None)
+        image = cv2.imread(str(photo)) if photo else None
+        if image is None:
+            continue
+        o = (image.shape[0] - patch) // 2
+        cut = np.ascontiguousarray(image[o:o + patch, o:o + patch])
+        faces = haar.detect(cut)
+        if len(faces) == 1 and faces[0].w >= 80:
+            cuts.append(cut)
+            if len(cuts) == n:
+                return cuts
+    pytest.skip("too few LFW photos with one clear face")
+
+
+def write_two_face_clip(path, kind, *, fps=25.0, seconds=4.0, size=(640, 480)):
+    """A 640x480 MJPG clip of two LFW faces moving in opposite directions; returns their true centres.
+
+    ``kind="gap"``: face 0 crosses the top half left to right, face 1 the bottom half right to
+    left and is hidden (covered by a flat patch) from 1.6 s to 2.2 s (0.6 s).
+    ``kind="cross"``: the two pass each other in the middle, their cuts 130 pixels apart
+    vertically (the faces about 30 pixels apart at the closest).
+    Returns ``centres[frame] = [(x, y) or None for each face]`` (None while hidden).
+    """
+    import cv2
+
+    cuts = lfw_faces(2)
+    p = cuts[0].shape[0]
+    n = round(fps * seconds)
+    ys = (40, 290) if kind == "gap" else (110, 240)
+    hidden = range(round(1.6 * fps), round(2.2 * fps)) if kind == "gap" else range(0)
+    rng = np.random.default_rng(1)
+    background = rng.integers(90, 130, (size[1], size[0], 3), dtype=np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    centres = []
+    for i in range(n):
+        frame = background.copy()
+        t = i / (n - 1)
+        xs = (round(40 + t * 420), round(460 - t * 420))
+        row = []
+        for k, (x, y) in enumerate(zip(xs, ys)):
+            if k == 1 and i in hidden:
+                frame[y:y + p, x:x + p] = 110
+                row.append(None)
+            else:
+                frame[y:y + p, x:x + p] = cuts[k]
+                row.append((x + p / 2, y + p / 2))
+        writer.write(frame)
+        centres.append(row)
+    writer.release()
+    return centres
+
+
+@pytest.fixture(scope="session")
+def gap_clip(tmp_path_factory):
+    """(path, true centres) of the 4-second two-face clip where face 1 is hidden for 0.6 s."""
+    path = tmp_path_factory.mktemp("clips") / "gap.avi"
+    return path, write_two_face_clip(path, "gap")
+
+
+@pytest.fixture(scope="session")
+def cross_clip(tmp_path_factory):
+    """(path, true centres) of the 4-second two-face clip where the faces pass close."""
+    path = tmp_path_factory.mktemp("clips") / "cross.avi"
+    return path, write_two_face_clip(path, "cross")

@@ -38,3 +38,14 @@ def test_annotate_rejects_float_image():
     """A float image raises TypeError naming the dtype."""
     with pytest.raises(TypeError, match="float64"):
         annotate(np.zeros((10, 10)), [])
+
+
+def test_annotate_shows_track_id_in_video(monkeypatch):
+    """A face with a track id is labelled '#id label confidence'; a still-image face has no id."""
+    import cv2
+    texts = []
+    real = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda img, text, *a, **k: (texts.append(text), real(img, text, *a, **k))[1])
+    video_face = Face(box=(10, 12, 30, 30), label="happy", probabilities={"happy": 0.8, "sad": 0.2}, track=3)
+    annotate(np.zeros((60, 80, 3), np.uint8), [video_face, _face((40, 20, 20, 20), "sad")])
+    assert texts == ["#3 happy 0.80", "sad 0.80"]

@@ -10,6 +10,12 @@ import typer
 
 from edgefer.cli._common import fail
 
+DEFAULT_DETECTOR = "haar"
+"""Face detector of ``predict`` and ``serve`` (docs/detectors.md says how it was chosen; the
+library's Recognizer and the paper's experiments use Haar)."""
+DETECTOR_HELP = ("Face detector: haar (OpenCV's frontal cascade) or mtcnn (also finds turned, tilted "
+                 "and partly hidden faces; docs/detectors.md).")
+
 # Training options shared by `train` and `cv`, so both take the same recipe in the same words.
 FORMAT = typer.Option(None, "--format", help="Override format detection: fer-csv, fer-folders, folders, lfw.")
 INPUT_SIZE = typer.Option(None, "--input-size", help="Input side in pixels (default: the model's).")

@@ -16,7 +16,8 @@ def evaluate(
     model: Optional[str] = typer.Option(None, "--model", help="Checkpoint path or shipped model name (default: the shipped model)."),
     split: Optional[str] = typer.Option(None, "--split", help="Split to evaluate (default: privatetest, or the whole set when it has a single split)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Override format detection."),
-    detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="Find the largest Haar face first (default: only for whole photos)."),
+    detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="Find the largest face first (default: only for whole photos)."),
+    detector: str = typer.Option("haar", "--detector", help="Face detector for whole photos: haar (the paper's) or mtcnn."),
     labels: str = typer.Option("dataset", "--labels", help="dataset, or ferplus (FER+ crowd majority)."),
     twins: bool = typer.Option(True, "--twins/--no-twins", help="For FER-2013 test splits, also report accuracy without images that have an identical twin in Training."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -30,7 +31,7 @@ def evaluate(
     from edgefer.results import provenance, write_json
 
     try:
-        rec = Recognizer(model)
+        rec = Recognizer(model, detector=detector)
     except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
     split, ds, train = _split_and_train(data, split, fmt, twins=twins)
@@ -39,7 +40,7 @@ def evaluate(
         report = run(rec, ds, detect=detect, labels=labels, exclude=exclude, progress=not as_json)
     except ValueError as exc:
         fail(str(exc))
-    report["provenance"] = provenance(data=str(data), split=split)
+    report["provenance"] = provenance(data=str(data), split=split, detector=getattr(rec.detector, "name", "custom"))
     if out is not None:
         write_json(out / "metrics.json", report)
         plot_confusion(report["confusion"], out / "confusion.png",

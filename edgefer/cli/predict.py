@@ -10,7 +10,11 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail
+from edgefer.cli._options import DEFAULT_DETECTOR, DETECTOR_HELP
 from edgefer.cli.main import app
+
+DEFAULT_SMOOTH_S = 0.5
+"""Default of --smooth (edgefer.video.DEFAULT_SMOOTH_S; repeated here so --help needs no import)."""
 
 WRITABLE_IMAGE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 """Image extensions OpenCV writes; annotated copies of other images (gif) are written as png."""
@@ -27,15 +31,18 @@ class _Job:
 def predict(
     inputs: Optional[list[Path]] = typer.Argument(None, help="Images (jpg, png, bmp, tiff, webp), folders (searched recursively) and videos (mp4, avi).", metavar="INPUT", show_default=False),
     model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or checkpoint path (default: the shipped model)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per face per line."),
-    out: Path = typer.Option(Path("edgefer-out"), "--out", help="Folder for the annotated copies."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help=DETECTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per face per line (video: then one summary line per video)."),
+    out: Path = typer.Option(Path("edgefer-out"), "--out", help="Folder for the annotated copies (and each video's timeline CSV and plot)."),
     every: int = typer.Option(1, "--every", min=1, help="In videos and from the camera, use every N-th frame."),
-    webcam: Optional[int] = typer.Option(None, "--webcam", help="Read camera N until q (then Enter) or Ctrl-C, instead of files."),
+    smooth: float = typer.Option(DEFAULT_SMOOTH_S, "--smooth", min=0.0, help="In videos and from the camera, smooth each face's probabilities over this many seconds (0: off)."),
+    max_gap: float = typer.Option(1.0, "--max-gap", min=0.0, help="Seconds a face may be out of view and keep its track id."),
+    webcam: Optional[str] = typer.Option(None, "--webcam", help="Read camera N (or a stream URL or video file, live) until q (then Enter) or Ctrl-C, instead of files.", metavar="N"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files in --out (never an input)."),
 ) -> None:
     """Say which expression each face shows; write annotated copies under --out.
 
-    Bad files are reported one line each on stderr and the rest go on; the exit code is 1 if any failed. A file without a face is reported ("no face"), not counted as a failure.
+    In videos and from the camera every face gets a track id, and its probabilities are smoothed over time; a timeline CSV, a plot and a per-track summary come with each video. Bad files are reported one line each on stderr and the rest go on; the exit code is 1 if any failed. A file without a face is reported ("no face"), not counted as a failure.
     """
     if webcam is None and not inputs:
         fail("give at least one INPUT (image, folder or video), or --webcam N")
@@ -44,12 +51,13 @@ def predict(
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: exists and is not a folder")
     _quiet_opencv()
-    rec = _recognizer(model)
+    rec = _recognizer(model, detector)
+    stream = dict(every=every, as_json=as_json, smooth=smooth, max_gap=max_gap)
     if webcam is not None:
-        _run_camera(rec, webcam, every, as_json)
+        _run_camera(rec, webcam, out=out, overwrite=overwrite, **stream)
         return
     jobs, failed, show_bar = _collect(inputs, out)
-    failed += _run_jobs(rec, jobs, every=every, as_json=as_json, overwrite=overwrite, show_bar=show_bar)
+    failed += _run_jobs(rec, jobs, overwrite=overwrite, show_bar=show_bar, **stream)
     if failed:
         _err(f"{failed} input(s) failed")
         raise typer.Exit(1)
@@ -62,7 +70,7 @@ def _quiet_opencv() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
-def _recognizer(model):
+def _recognizer(model, detector: str = DEFAULT_DETECTOR):
     import torch
 
     from edgefer.errors import CheckpointError
@@ -72,14 +80,37 @@ def _recognizer(model):
     # Edge fusion in plain torch ops: as fast as the numba kernel for a few crops.
     torch.set_num_threads(1)
     try:
-        return Recognizer(model, eager_fusion=True)
+        return Recognizer(model, detector=detector, eager_fusion=True)
     except (OSError, ValueError, CheckpointError) as exc:  # OSError: missing, a folder, unreadable
         fail(str(exc))
 
 
-def _out(line: str) -> None:
+_stdout_closed = False
+
+
+def _write_stdout(line: str) -> None:
+    """Print a line on stdout; once the reader has gone (``| head -1``), print nothing more.
+
+    Closing stdout stops the printing, not the work: annotated copies are still written.
+    """
+    global _stdout_closed
+    if _stdout_closed:
+        return
     from tqdm import tqdm
-    tqdm.write(line, file=sys.stdout)
+    try:
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed = True
+        try:  # Python's own flush at exit would fail again (docs: "Note on SIGPIPE")
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def _out(line: str) -> None:
+    _write_stdout(line)
 
 
 def _err(line: str) -> None:
@@ -97,6 +128,10 @@ def _collect(inputs: list[Path], out: Path) -> tuple[list[_Job], int, bool]:
     for item in inputs:
         if not item.exists():
             _err(f"error: {item}: {missing_reason(item, 'file or folder')}")
+            failed += 1
+        elif item.is_dir() and _inside(item.resolve(), out_abs):
+            _err(f"error: {item}: is the --out folder {out}{'' if item.resolve() == out_abs else ' or inside it'}; "
+                 f"annotated copies would mix with the inputs: choose another --out")
             failed += 1
         elif item.is_dir():
             folders = True
@@ -135,7 +170,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _job(source: Path, output: Path, taken: set) -> _Job:
-    """A job whose output name is unique in this run (``name-2.jpg`` on a clash)."""
+    """A job whose output names are unique in this run (``name-2.jpg`` on a clash)."""
     from edgefer.video import FOURCC, is_video_file
     video = is_video_file(source)
     suffix = source.suffix.lower()
@@ -144,14 +179,25 @@ def _job(source: Path, output: Path, taken: set) -> _Job:
     elif not video and suffix not in WRITABLE_IMAGE:
         output = output.with_suffix(".png")
     candidate, n = output, 1
-    while candidate.resolve() in taken:
+    while any(p.resolve() in taken for p in _outputs(candidate, video)):
         n += 1
         candidate = output.with_name(f"{output.stem}-{n}{output.suffix}")
-    taken.add(candidate.resolve())
+    taken.update(p.resolve() for p in _outputs(candidate, video))
     return _Job(source, candidate, video)
 
 
-def _run_jobs(rec, jobs: list[_Job], *, every: int, as_json: bool, overwrite: bool, show_bar: bool) -> int:
+def _timeline_paths(output: Path) -> tuple[Path, Path]:
+    """The timeline CSV and plot written beside a video's annotated copy."""
+    return (output.with_name(f"{output.stem}.timeline.csv"),
+            output.with_name(f"{output.stem}.timeline.png"))
+
+
+def _outputs(output: Path, video: bool) -> list[Path]:
+    return [output, *_timeline_paths(output)] if video else [output]
+
+
+def _run_jobs(rec, jobs: list[_Job], *, every: int, as_json: bool, smooth: float, max_gap: float,
+              overwrite: bool, show_bar: bool) -> int:
     """Process every job; return how many failed."""
     from tqdm import tqdm
 
@@ -169,10 +215,13 @@ def _run_jobs(rec, jobs: list[_Job], *, every: int, as_json: bool, overwrite: bo
         output = None if problem else job.output
         try:
             if job.video:
-                _predict_video(rec, job.source, output, every=every, as_json=as_json)
+                _predict_video(rec, job.source, output, every=every, as_json=as_json,
+                               smooth=smooth, max_gap=max_gap)
             else:
                 _predict_image(rec, job.source, output, as_json=as_json)
         except (FileNotFoundError, DataError, ValueError, OSError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
             _err(f"error: {_named(exc, job.source)}")
             failed += 1 if not problem else 0
     return failed
@@ -185,11 +234,11 @@ def _named(exc: Exception, source: Path) -> str:
 
 
 def _output_problem(job: _Job, sources: set, overwrite: bool) -> str | None:
-    target = job.output.resolve()
-    if target in sources:
-        return f"its output {job.output} is an input file; refusing to write over it (choose another --out)"
-    if job.output.exists() and not overwrite:
-        return f"output {job.output} already exists; pass --overwrite to replace it"
+    for path in _outputs(job.output, job.video):
+        if path.resolve() in sources:
+            return f"its output {path} is an input file; refusing to write over it (choose another --out)"
+        if path.exists() and not overwrite:
+            return f"output {path} already exists; pass --overwrite to replace it"
     return None
 
 
@@ -202,7 +251,7 @@ def _predict_image(rec, source: Path, output: Path | None, *, as_json: bool) -> 
 
     image = read_image(source)
     faces = rec.predict(image)
-    _report(source, None, faces, as_json)
+    _report(source, faces, as_json)
     if not faces:
         _err(f"{source}: no face")
     if output is None:
@@ -216,72 +265,129 @@ def _predict_image(rec, source: Path, output: Path | None, *, as_json: bool) -> 
         _out(f"{source}: annotated copy written to {output}")
 
 
-def _predict_video(rec, source: Path, output: Path | None, *, every: int, as_json: bool) -> None:
+def _predict_video(rec, source: Path, output: Path | None, *, every: int, as_json: bool,
+                   smooth: float, max_gap: float) -> None:
     import contextlib
 
-    from tqdm import tqdm
-
-    from edgefer.annotate import annotate
     from edgefer.video import VideoRecognizer, VideoWriter, iter_frames, video_info
 
     info = video_info(source)
     frames = iter_frames(source, every)
-    vr = VideoRecognizer(rec)
+    vr = VideoRecognizer(rec, smooth_s=smooth, max_gap_s=max_gap, fps=info.fps)
     total = -(-info.frame_count // every) if info.frame_count else None
-    n_frames = n_faces = 0
     writer = (VideoWriter(output, info.fps / every, (info.width, info.height)) if output
               else contextlib.nullcontext())
     with writer:
-        for index, frame in tqdm(frames, total=total, desc=source.name, unit="frame",
+        timeline, n_frames = _run_stream(vr, frames, str(source), writer=writer if output else None,
+                                         as_json=as_json, total=total, frame_s=every / info.fps)
+    _finish_stream(source, output, timeline, n_frames, as_json)
+
+
+def _run_stream(vr, frames, source: str, *, writer, as_json: bool, total=None, frame_s=None,
+                stop=lambda: False, live: bool = False):
+    """The one loop of videos and the camera: recognize and track each frame, report its faces,
+    write its annotated frame; returns the timeline and the frame count."""
+    from tqdm import tqdm
+
+    from edgefer.annotate import annotate
+    from edgefer.timeline import Timeline
+
+    timeline = Timeline(frame_s)
+    n_frames = 0
+    vr.reset()
+    try:
+        for index, frame in tqdm(frames, total=total, desc=Path(source).name, unit="frame",
                                  file=sys.stderr, leave=False, disable=None):
-            faces = vr.process(frame)
-            _report(source, index, faces, as_json)
-            if output:
+            faces = vr.process(frame, index=index)
+            timeline.add(faces)
+            _report(source, faces, as_json)
+            if writer is not None:
                 writer.write(annotate(frame, faces))
             n_frames += 1
-            n_faces += len(faces)
-    if not n_faces:
+            if stop():
+                break
+    except KeyboardInterrupt:
+        if not live:
+            raise
+    return timeline, n_frames
+
+
+def _finish_stream(source, output: Path | None, timeline, n_frames: int, as_json: bool,
+                   what: str = "annotated video") -> None:
+    """Write the timeline CSV and plot beside ``output``; print the per-track summary."""
+    from edgefer.timeline import format_summary
+
+    if not timeline.rows:
         _err(f"{source}: no face in any of {n_frames} frames")
-    if not as_json:
-        written = f"; annotated video written to {output}" if output else ""
-        _out(f"{source}: {n_frames} frames, {n_faces} faces{written}")
+    written = []
+    if output is not None:
+        csv_path, png_path = _timeline_paths(output)
+        timeline.write_csv(csv_path)
+        timeline.plot(png_path, title=f"{Path(str(source)).name}: smoothed expressions per track")
+        written = [str(p) for p in ((output,) if what else ()) + (csv_path, png_path)]
+    summary = timeline.summary()
+    if as_json:
+        _print_json_line({"file": str(source), "frames": n_frames, "faces": len(timeline.rows),
+                          "tracks": summary, "written": written})
+        return
+    _out(f"{source}: {n_frames} frames, {len(timeline.rows)} faces, {len(summary)} tracks"
+         + (f"; wrote {', '.join(written)}" if written else ""))
+    if summary:
+        for line in format_summary(summary).splitlines():
+            _out("  " + line)
 
 
-def _report(source, frame: int | None, faces, as_json: bool) -> None:
-    from edgefer.cli._common import print_json
+def _print_json_line(obj) -> None:
+    import json
+
+    from edgefer.cli._common import _default
+    _write_stdout(json.dumps(obj, default=_default))
+
+
+def _report(source, faces, as_json: bool) -> None:
     for f in faces:
         if as_json:
-            print_json({"file": str(source), "frame": frame, "box": list(f.box), "label": f.label,
-                        "probabilities": {k: round(v, 6) for k, v in f.probabilities.items()}})
+            _print_json_line(f.to_dict(file=source))
         else:
-            where = f"{source}" if frame is None else f"{source} [frame {frame}]"
+            where = f"{source}" if f.frame is None else f"{source} [frame {f.frame}, track {f.track}]"
             x, y, w, h = f.box
             _out(f"{where}: {f.label} ({f.confidence:.2f}) at {x},{y},{w},{h}")
 
 
-def _run_camera(rec, index: int, every: int, as_json: bool) -> None:
+def _camera_source(webcam: str):
+    """Camera index (an int) for digits, else the string (a stream URL or a video file)."""
+    return int(webcam) if webcam.strip().isdigit() else webcam
+
+
+def _run_camera(rec, webcam: str, *, out: Path, overwrite: bool, every: int, as_json: bool,
+                smooth: float, max_gap: float) -> None:
     from edgefer.errors import DataError
     from edgefer.video import VideoRecognizer, iter_camera
 
+    index = _camera_source(webcam)
+    source = f"camera {index}" if isinstance(index, int) else str(index)
+    stem = f"camera-{index}" if isinstance(index, int) else Path(str(index)).stem or "stream"
+    output = out / stem
+    for path in _timeline_paths(output):
+        if path.exists() and not overwrite:
+            fail(f"output {path} already exists; pass --overwrite to replace it")
     try:
         frames = iter_camera(index, every)
     except DataError as exc:
         fail(str(exc))
-    vr = VideoRecognizer(rec)
-    source = f"camera {index}"
+    # Live: frame times from the wall clock, so smoothing and gaps are in real seconds.
+    vr = VideoRecognizer(rec, smooth_s=smooth, max_gap_s=max_gap)
     _err(f"{source}: reading; press q then Enter, or Ctrl-C, to stop")
-    n = 0
     try:
-        for i, frame in frames:
-            _report(source, i, vr.process(frame), as_json)
-            n += 1
-            if _quit_typed():
-                break
-    except KeyboardInterrupt:
-        pass
+        timeline, n = _run_stream(vr, frames, source, writer=None, as_json=as_json,
+                                  stop=_quit_typed, live=True)
     finally:
         frames.close()
     _err(f"{source}: stopped after {n} frames")
+    try:
+        _finish_stream(source, output, timeline, n, as_json, what="")
+    except OSError as exc:
+        fail(f"{source}: cannot write the timeline under {out}: {exc}")
 
 
 def _quit_typed() -> bool:

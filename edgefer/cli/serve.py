@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from edgefer.cli._common import fail
+from edgefer.cli._options import DEFAULT_DETECTOR, DETECTOR_HELP
 from edgefer.cli.main import app
 
 
@@ -14,6 +15,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
     model: Optional[str] = typer.Option(None, "--model", help="Shipped model name or checkpoint path (default: the shipped model)."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help=DETECTOR_HELP),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.001, help="Largest accepted image file, MiB."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="Threads that decode and detect (default: one per CPU)."),
     pixel_budget_mp: Optional[float] = typer.Option(None, "--pixel-budget-mp", min=1, help="Megapixels that may be decoded at once (default: by free memory, 50 to 100)."),
@@ -28,22 +30,20 @@ def serve(
     except ImportError as exc:
         fail(f"the web demo needs fastapi, uvicorn and python-multipart ({exc}); "
              "install them with: pip install 'edgefer[web]'")
+    import cv2
     import torch
 
     from edgefer.errors import CheckpointError
-    import cv2
+    from edgefer.preprocess.detectors import make_detector
+    from edgefer.recognize import Recognizer
     # Parallelism comes from the worker threads (one image each) and the model's own thread
     # (batches of faces): one thread inside each OpenCV, torch and ONNX Runtime call is fastest
     # and leaves no thread spinning while another works.
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     try:
-        recognizer = None
-        if detect_max_side is not None:
-            from edgefer.preprocess.detect import HaarFaceDetector
-            from edgefer.recognize import Recognizer
-            recognizer = Recognizer(model, detector=HaarFaceDetector(max_side=detect_max_side), threads=1)
-        web = create_app(recognizer or model, max_upload_bytes=int(max_upload_mb * 1024 * 1024), workers=workers,
+        recognizer = Recognizer(model, detector=make_detector(detector, max_side=detect_max_side or 640), threads=1)
+        web = create_app(recognizer, max_upload_bytes=int(max_upload_mb * 1024 * 1024), workers=workers,
                          pixel_budget=None if pixel_budget_mp is None else int(pixel_budget_mp * 1e6),
                          max_pending=max_pending)
     except (OSError, ValueError, CheckpointError) as exc:

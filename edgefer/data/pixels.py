@@ -51,7 +51,8 @@ def dataset_pixels(ds: FaceDataset, spec: PreprocessSpec, *, detect: bool | None
         no_face += box is None
         out[i] = spec.crop(image, box)
     if no_face:
-        log.warning("%d of %d photos had no Haar face; their whole image was used", no_face, n)
+        log.warning("%d of %d photos had no face (%s); their whole image was used", no_face, n,
+                    getattr(detector, "name", type(detector).__name__))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")

@@ -25,7 +25,8 @@ def evaluate(recognizer, ds: FaceDataset, *, detect: bool | None = None, labels:
     Parameters
     ----------
     recognizer : :class:`edgefer.recognize.Recognizer` (its checkpoint's preprocessing is used).
-    detect : find the largest Haar face first (default: when the items are whole photos);
+    detect : find the largest face first with ``recognizer.detector`` (default: when the items
+        are whole photos);
         the whole image is used when none is found, and counted as ``no_face``.
     labels : ``dataset`` (the set's own labels) or ``ferplus`` (FER+ crowd majority among the
         seven classes; items with no FER+ vote among them are left out and counted).
@@ -41,12 +42,14 @@ def evaluate(recognizer, ds: FaceDataset, *, detect: bool | None = None, labels:
         y = np.where(keep, np.nan_to_num(ds.soft_labels).argmax(1), -1)
     elif labels != "dataset":
         raise ValueError(f"`labels` must be 'dataset' or 'ferplus'; got {labels!r}")
-    pixels, counts = dataset_pixels(ds, recognizer.spec, detect=detect, progress=progress)
+    pixels, counts = dataset_pixels(ds, recognizer.spec, detect=detect, progress=progress,
+                                    detector=getattr(recognizer, "detector", None))
     probs = recognizer.probabilities(pixels)
     pred = probs.argmax(1)
     report = classification_report(y[keep], pred[keep])
     report.update(split=ds.split, labels=labels, model=recognizer.name, checkpoint=str(recognizer.path),
                   detect=bool(ds.needs_detection if detect is None else detect),
+                  detector=getattr(getattr(recognizer, "detector", None), "name", None),
                   left_out_no_label=int((~keep).sum()), **counts)
     if exclude:
         twin = np.array([h in exclude for h in pixel_hashes(ds.images)], bool)

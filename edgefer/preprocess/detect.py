@@ -31,7 +31,11 @@ class FaceBox:
     w, h : int
         Width and height.
     score : float or None
-        The cascade's last-stage weight (larger is more face-like), ``None`` if unavailable.
+        The detector's score: Haar's last-stage weight or MTCNN's face probability (larger is
+        more face-like), ``None`` if unavailable.
+    landmarks : tuple of (x, y) or None
+        Five points (eye, eye, nose, mouth corner, mouth corner; left to right as seen in the
+        image) from detectors that give them (MTCNN), else ``None``.
     """
 
     x: int
@@ -39,6 +43,7 @@ class FaceBox:
     w: int
     h: int
     score: float | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None
 
     @property
     def area(self) -> int:
@@ -94,6 +99,8 @@ class HaarFaceDetector:
     >>> HaarFaceDetector().detect(np.zeros((64, 64), np.uint8))
     []
     """
+
+    name = "haar"
 
     def __init__(self, cascade_path: str | os.PathLike | None = None, *, scale_factor: float = 1.1,
                  min_neighbors: int = 5, min_size: tuple[int, int] = (30, 30),

@@ -35,12 +35,12 @@ def json_lines(result):
 
 
 def test_predict_astronaut_json(tiny_checkpoint, tmp_path):
-    """The example photo gives one face with exactly the specified JSON keys and probabilities summing to 1."""
+    """The example photo gives one face with the face schema's keys (no video keys) and probabilities summing to 1."""
     result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     (face,) = json_lines(result)
-    assert list(face) == ["file", "frame", "box", "label", "probabilities"]
-    assert face["file"] == str(EXAMPLE) and face["frame"] is None
+    assert list(face) == ["file", "box", "label", "confidence", "probabilities"]
+    assert face["file"] == str(EXAMPLE) and face["confidence"] == face["probabilities"][face["label"]]
     assert face["box"] == [177, 66, 95, 95]
     assert face["label"] in CLASSES and list(face["probabilities"]) == list(CLASSES)
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
@@ -121,9 +121,15 @@ def test_predict_video_every_2(tiny_checkpoint, face_video, tmp_path):
     out = tmp_path / "out"
     result = predict(path, "--model", tiny_checkpoint, "--json", "--every", 2, "--out", out)
     assert result.exit_code == 0, result.output
-    faces = json_lines(result)
+    *faces, summary = json_lines(result)
     assert [f["frame"] for f in faces] == [0, 2, 4, 6]
     assert all(f["file"] == str(path) and len(f["box"]) == 4 for f in faces)
+    assert list(faces[0]) == ["file", "frame", "box", "label", "confidence", "probabilities",
+                              "time_s", "track", "raw_probabilities"]
+    assert [f["time_s"] for f in faces] == [0.0, 0.2, 0.4, 0.6]  # 10 frames/s
+    assert {f["track"] for f in faces} == {1}
+    assert summary["file"] == str(path) and summary["frames"] == 4 and summary["tracks"][0]["frames"] == 4
+    assert summary["tracks"][0]["time_in_view_s"] == pytest.approx(0.8)
     cap = cv2.VideoCapture(str(out / "face.avi"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     cap.release()
@@ -150,3 +156,58 @@ def test_predict_needs_input_and_known_model(tmp_path):
     assert "give at least one INPUT" in runner.invoke(app, ["predict"]).stderr
     result = predict(EXAMPLE, "--model", "no_such_model", "--out", tmp_path)
     assert result.exit_code == 1 and "'no_such_model' is neither a model file nor a shipped model" in result.stderr
+
+
+def test_predict_out_equal_to_input_folder_is_named(tiny_checkpoint, tmp_path):
+    """--out equal to an input folder is an error that says so, not 'no images or videos'."""
+    shutil.copy(EXAMPLE, tmp_path / "a.jpg")
+    result = predict(tmp_path, "--model", tiny_checkpoint, "--out", tmp_path)
+    assert result.exit_code == 1
+    assert f"error: {tmp_path}: is the --out folder" in result.stderr and "choose another --out" in result.stderr
+    assert "no images or videos" not in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
+def test_predict_closed_stdout_ends_quietly_and_keeps_writing(tiny_checkpoint, tmp_path):
+    """`predict FOLDER --json | head -1`: exit 0, no error on stderr, and every annotated copy still written."""
+    import os
+    import subprocess
+    import sys
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(EXAMPLE, folder / f"a{i}.jpg")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "predict", str(folder), "--json", "--model",
+                             str(tiny_checkpoint), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like head -1: the reader goes away while files remain
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert json.loads(first)["file"].endswith(".jpg")
+    assert "Broken pipe" not in err and "Error" not in err
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == [f"a{i}.jpg" for i in range(6)]
+
+
+def test_predict_detector_option(tiny_checkpoint, tmp_path):
+    """--detector mtcnn finds the example's face near Haar's box; an unknown detector is a clear error."""
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--detector", "mtcnn", "--json", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    (face,) = json_lines(result)
+    x, y, w, h = face["box"]
+    assert abs(x + w / 2 - 224) < 12 and abs(y + h / 2 - 113) < 12 and 80 < w < 120
+    bad = predict(EXAMPLE, "--model", tiny_checkpoint, "--detector", "yolo", "--out", tmp_path / "p")
+    assert bad.exit_code == 1 and "unknown face detector 'yolo'; choose one of: haar, mtcnn" in bad.stderr
+
+
+def test_serve_passes_detector_to_the_app(tiny_checkpoint, monkeypatch):
+    """`edgefer serve --detector mtcnn` builds the app on a Recognizer that uses MTCNN."""
+    import uvicorn
+
+    import edgefer.web
+    seen = {}
+    monkeypatch.setattr(edgefer.web, "create_app", lambda rec, **kw: seen.setdefault("rec", rec))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    result = runner.invoke(app, ["serve", "--model", str(tiny_checkpoint), "--detector", "mtcnn"])
+    assert result.exit_code == 0, result.output
+    assert seen["rec"].detector.name == "mtcnn"
