@@ -11,7 +11,7 @@ Three kinds of model file, one interface (``spec``, ``name``, ``info``, ``probab
   mirrored, zoomed in or out, or both).
   A manifest is plain data, never code::
 
-      {"format": "edgefer-ensemble", "version": 1, "name": "fernet-ens",
+      {"format": "edgefer-ensemble", "version": 1, "name": "ferplus-ensemble",
        "members": ["fernet-int8.onnx", "fernet-fusion-int8.onnx"], "tta": ["identity", "hflip"],
        "scores": {...}, "description": "..."}
 

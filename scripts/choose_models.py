@@ -1,7 +1,7 @@
 """Choose the shipped models by role on the labels people give and the photos people take.
 
 The rule (issue #37), for each role within its pass budget (:data:`ROLE_BUDGETS`, in passes of a
-plain int8 FERNet per face, as ``scripts/select_ensemble.py`` counts them):
+plain int8 FERNet per face, ``edgefer.models.cost``):
 
     objective = mean( accuracy on FER+'s majority labels of FER-2013 PublicTest,
                       balanced accuracy on the *choosing* half of LFW )
@@ -46,18 +46,26 @@ from pathlib import Path
 
 import numpy as np
 
+from edgefer.classifiers import TTA_VIEWS, load_classifier, view
+from edgefer.data.lfw import HALVES, lfw_half, read_lfw
+from edgefer.data.load import dataset_root, load_splits
+from edgefer.data.pixels import dataset_pixels
+from edgefer.evaluate.metrics import balanced_accuracy, classification_report
+from edgefer.labels import CLASSES
+from edgefer.models.cost import passes as model_passes
+from edgefer.results import provenance, write_json
+from edgefer.runtime import read_onnx_metadata
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+VIEWS = {"face": ("identity",), "face+mirror": ("identity", "hflip"),
+         "face+zoom": ("identity", "zoom_in", "zoom_out"), "face+zoom+mirror": TTA_VIEWS}
+"""The sets of test-time views a choice may average over (``edgefer.classifiers.view``)."""
 
-from select_ensemble import VIEWS, passes  # noqa: E402
 
-from edgefer.classifiers import TTA_VIEWS, load_classifier, view  # noqa: E402
-from edgefer.data.lfw import HALVES, lfw_half, read_lfw  # noqa: E402
-from edgefer.data.load import dataset_root, load_splits  # noqa: E402
-from edgefer.data.pixels import dataset_pixels  # noqa: E402
-from edgefer.evaluate.metrics import balanced_accuracy, classification_report  # noqa: E402
-from edgefer.labels import CLASSES  # noqa: E402
-from edgefer.results import provenance, write_json  # noqa: E402
+def passes(path: Path) -> float:
+    """What one view of the ONNX model in ``path`` costs per face, in plain-FERNet passes."""
+    meta = read_onnx_metadata(path)
+    return model_passes(meta.get("model_name", "fernet"), json.loads(meta.get("model_kwargs", "{}")))
 
 ROLE_BUDGETS = {"default": 20.0, "fast": 1.0, "small": 0.2}
 """Most passes per face each role may cost (the budgets the roles had when the rule was set)."""

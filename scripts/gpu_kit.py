@@ -17,9 +17,9 @@ The device machine sees only the repository (64 MiB in all, data included), not
    of at most 15 MiB under ``$OUT`` with ``summary.json``.
 3. Here: ``unpack`` joins the parts (checked against their SHA-256) into ``runs/NAME/best.pt``
    with the run's ``history.json``; then ``edgefer export --int8``, ``evaluate`` and
-   ``scripts/select_ensemble.py`` as for any student.
+   ``scripts/score_student.sh`` as for any student.
 
-    .venv/bin/python scripts/gpu_kit.py pack --teacher fernet-ens
+    .venv/bin/python scripts/gpu_kit.py pack --teacher default
     .venv/bin/python scripts/gpu_kit.py slim
     # device tool, run (carry [".gpu"], timeout_s 570):
     #   PYTHONUNBUFFERED=1 python3 scripts/gpu_kit.py train --out $OUT --budget-s 420 \
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pack", help="write .gpu/fer2013.npz (here)")
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (default: the shared one)")
-    p.add_argument("--teacher", default="fernet-ens", help="model whose probabilities are the soft targets ('' for none)")
+    p.add_argument("--teacher", default="default", help="model whose probabilities are the soft targets ('' for none)")
     p.add_argument("--out", type=Path, default=PACK)
     sub.add_parser("slim", help="set aside the large tracked files the device does not need")
     sub.add_parser("restore", help="put them back")

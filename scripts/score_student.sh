@@ -1,49 +1,36 @@
 #!/usr/bin/env bash
-# Score a new student, then choose the default again with it among the candidates.
-#   scripts/score_student.sh NAME      # runs/NAME/best.pt, from scripts/train_shipped.sh or gpu_kit.py unpack
-# 1. exports its int8 copy to candidates/NAME-int8.onnx;
-# 2. writes runs/eval-NAME-{publictest,privatetest}.json (float) and
-#    runs/eval-NAME-int8-{publictest,privatetest,ferplus}.json and prints their accuracies;
-# 3. runs scripts/select_ensemble.py over build_shipped.sh's CANDIDATES and it (the members'
-#    probabilities are cached in runs/select-cache, so this scores the new one alone).
-# If the default (edgefer/weights/fernet-ens.json) did not change, the manifest and the ensemble
-# table are checked out again and the int8 file goes back to runs/NAME/, so the repository does
-# not grow; otherwise add the student to CANDIDATES in build_shipped.sh and commit what moved.
+# Score a new student and run the role rule again with it among the candidates. Moves no file:
+# if the student wins a role, shipping it is a reviewed commit (copy it into edgefer/weights under a
+# name that says what it is, rerun scripts/choose_models.py, commit results/model-choice.json).
+#   scripts/score_student.sh NAME      # runs/NAME/best.pt (edgefer train, or gpu_kit.py unpack)
+# 1. exports its int8 copy to runs/NAME/NAME-int8.onnx (never overwriting one);
+# 2. writes runs/eval-NAME-int8-{publictest-ferplus,privatetest,ferplus}.json and prints them
+#    (its LFW scores come from step 3);
+# 3. runs scripts/choose_models.py with it (the other candidates' probabilities are cached in
+#    runs/select-cache) into runs/model-choice-NAME.json, and says which role it would change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=${1:?usage: scripts/score_student.sh NAME (runs/NAME/best.pt)}
 CKPT=runs/$NAME/best.pt
 [ -f "$CKPT" ] || { echo "score_student: $CKPT: no such checkpoint" >&2; exit 1; }
-M=$NAME-int8
-DATA=${EDGEFER_DATASETS:-../shared/datasets}/fer2013
-[ -e "candidates/$M.onnx" ] && { echo "score_student: candidates/$M.onnx exists; move it first" >&2; exit 1; }
-.venv/bin/edgefer export --model "$CKPT" --format onnx --int8 --out "candidates/$M.onnx"
-for split in publictest privatetest; do
-  .venv/bin/edgefer evaluate --data "$DATA" --split $split --model "candidates/$M.onnx" --json > "runs/eval-$M-$split.json"
-  .venv/bin/edgefer evaluate --data "$DATA" --split $split --model "$CKPT" --json > "runs/eval-$NAME-$split.json"
+M=runs/$NAME/$NAME-int8.onnx
+[ -e "$M" ] && { echo "score_student: $M exists; move it first" >&2; exit 1; }
+DATA=${EDGEFER_DATASETS:-../shared/datasets}
+.venv/bin/edgefer export --model "$CKPT" --format onnx --int8 --out "$M"
+ev() { .venv/bin/edgefer evaluate --model "$M" --json "$@"; }
+ev --data "$DATA/fer2013" --split publictest --labels ferplus > "runs/eval-$NAME-int8-publictest-ferplus.json"
+ev --data "$DATA/fer2013" --split privatetest > "runs/eval-$NAME-int8-privatetest.json"
+ev --data "$DATA/fer2013" --split privatetest --labels ferplus > "runs/eval-$NAME-int8-ferplus.json"
+for f in runs/eval-$NAME-int8-*.json; do
+  echo "$f $(.venv/bin/python -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["accuracy"], r.get("balanced_accuracy"))' "$f")"
 done
-.venv/bin/edgefer evaluate --data "$DATA" --split privatetest --labels ferplus --model "candidates/$M.onnx" --json > "runs/eval-$M-ferplus.json"
-for f in runs/eval-$NAME-*.json runs/eval-$M-*.json; do
-  echo "$f $(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$f")"
-done
-{ read -r W; read -r C; } < <(.venv/bin/python scripts/select_ensemble.py --folders)
-PATHS=()
-for m in $(sed -n '/^CANDIDATES=(/,/^)/p' scripts/build_shipped.sh | grep -o '^  fernet[a-z0-9-]*-int8'); do
-  for d in $W $C; do if [ -f "$d/$m.onnx" ]; then PATHS+=("$d/$m.onnx"); fi; done
-done
-echo "score_student: choosing among ${#PATHS[@]} candidates and $M"
-.venv/bin/python scripts/select_ensemble.py "${PATHS[@]}" "candidates/$M.onnx"
-same=$(.venv/bin/python - <<'PY'
-import json, subprocess
-head = json.loads(subprocess.run(["git", "show", "HEAD:edgefer/weights/fernet-ens.json"], capture_output=True, check=True).stdout)
-now = json.load(open("edgefer/weights/fernet-ens.json"))
-print(int(all(head[k] == now[k] for k in ("members", "tta"))))
+.venv/bin/python scripts/choose_models.py "$M" --out "runs/model-choice-$NAME.json" --plots "runs/model-choice-$NAME"
+.venv/bin/python - "$NAME" <<'PY'
+import json, sys
+name = sys.argv[1]
+now = json.load(open(f"runs/model-choice-{name}.json"))["winners"]
+was = json.load(open("results/model-choice.json"))["winners"]
+for role in now:
+    same = now[role]["members"] == was[role]["members"] and now[role]["views"] == was[role]["views"]
+    print(f"score_student: {role}: {'unchanged' if same else 'would change to ' + ' + '.join(now[role]['members']) + ' (' + now[role]['views'] + ')'}")
 PY
-)
-if [ "$same" = 1 ]; then
-  git checkout -- edgefer/weights/fernet-ens.json results/ensemble-ablation.json
-  mv "candidates/$M.onnx" "runs/$NAME/$M.onnx"
-  echo "score_student: the default is unchanged; $M is kept in runs/$NAME/"
-else
-  echo "score_student: the default changed:"; git diff --stat
-fi

@@ -171,41 +171,27 @@ def test_shipped_names_resolve_by_suffix(monkeypatch, models):
 
 
 def test_shipped_default_and_fast_models_are_valid():
-    """The package's default ensemble and fast model load, the manifest's members exist and ship
-    in the package, and they are the subset that scripts/select_ensemble.py chose on PublicTest."""
-    import json
-    from pathlib import Path
-
+    """The package's default ensemble and fast model load, and the manifest's members exist and ship
+    in the package (that they are the role rule's winners: tests/test_model_choice.py)."""
     names = shipped_models()
     assert {DEFAULT_MODEL, FAST_MODEL, SMALL_MODEL, "fernet"} <= set(names)
     man = read_manifest(resolve_model(DEFAULT_MODEL))
     assert all(p.is_file() and p.parent == resolve_model(DEFAULT_MODEL).parent for p in man["members"])
-    ablation = json.loads((Path(__file__).parents[1] / "results" / "ensemble-ablation.json").read_text())
-    assert [p.name for p in man["members"]] == ablation["chosen"]["members"]
-    assert man["tta"] == ablation["chosen"]["tta"]
-
-    def singles(most_passes):
-        return {r["members"][0].removesuffix(".onnx"): r["publictest"] for r in ablation["subsets"]
-                if len(r["members"]) == 1 and r["views"] == "face" and r["passes"] <= most_passes}
-    # the best single int8 model on PublicTest among those that cost one plain FERNet pass (the
-    # ones that meet the 3,000 crops/s goal where int8 kernels are fused; a wider or edge-fused
-    # member costs 2 passes or more), and among those that cost 0.2 (the goal on AVX2 CPUs too)
-    fast, small = singles(1.0), singles(0.2)
-    assert len(fast) >= 5 and FAST_MODEL in fast and SMALL_MODEL in small
-    assert FAST_MODEL == max(fast, key=fast.get)
-    assert SMALL_MODEL == max(small, key=small.get)
-    assert ablation["singles"] == {"fast": {"model": FAST_MODEL, "most_passes": 1.0},
-                                   "small": {"model": SMALL_MODEL, "most_passes": 0.2}}
     assert Recognizer().name == DEFAULT_MODEL
 
 
+GUARD = {"default": 0.74, "fast": 0.73, "small": 0.64, "fer2013-ensemble": 0.66}
+"""Least accuracy on FER+'s majority labels of 1,200 PublicTest faces (stratified, seed 0). Measured
+there: default 77.01 %, fast 76.00 %, small (fernet-kds2-int8) 67.64 %, fer2013-ensemble 68.81 % (its FER-2013 labels: 72.75 %)."""
+
+
 def test_shipped_models_accuracy_on_publictest_sample():
-    """On 1,200 PublicTest faces (stratified, seed 0) the shipped models stay near their measured
-    accuracy (on this sample fernet-ens 72.75 %, the fast fernet-kd2ft-int8 70.33 % and the small
-    fernet-kds2-int8 67.17 %; on all of PublicTest 71.50, 68.26 and 65.76 %; chance is 14 %, the
-    majority class 25 %): a guard against broken
-    weights, preprocessing or int8 kernels (with ONNX Runtime's saturating ones on an AVX2-only CPU
-    the default scored 63.4 % here, and the fast model of the time 61.2 %)."""
+    """On 1,200 PublicTest faces the shipped models stay near their measured accuracy against FER+'s
+    crowd labels (chance is 14 %): a guard against broken weights, preprocessing or int8 kernels
+    (with ONNX Runtime's saturating ones on an AVX2-only CPU the FER-2013 default of the time lost
+    9 points on this sample)."""
+    import numpy as np
+
     from edgefer.data.load import dataset_root, load_dataset
     from edgefer.experiments._common import stratified_subsample
 
@@ -214,11 +200,14 @@ def test_shipped_models_accuracy_on_publictest_sample():
         pytest.skip(f"FER-2013 not found at {root} (set EDGEFER_DATASETS)")
     ds = load_dataset(root, split="publictest", progress=False)
     ds = ds.subset(stratified_subsample(ds.labels, 1200, seed=0))
+    keep = ~np.isnan(ds.soft_labels[:, 0])
+    y = np.nan_to_num(ds.soft_labels).argmax(1)
     acc = {}
-    for name in (DEFAULT_MODEL, FAST_MODEL, SMALL_MODEL):
+    for name in GUARD:
         rec = Recognizer(name)
-        acc[name] = float((rec.probabilities(rec.spec.crops(ds.images)).argmax(1) == ds.labels).mean())
-    assert acc[DEFAULT_MODEL] >= 0.70 and acc[FAST_MODEL] >= 0.67 and acc[SMALL_MODEL] >= 0.64, acc
+        pred = rec.probabilities(rec.spec.crops(ds.images)).argmax(1)
+        acc[name] = float((pred[keep] == y[keep]).mean())
+    assert all(acc[n] >= GUARD[n] for n in GUARD), acc
 
 
 def _publictest_faces(n: int):
@@ -335,7 +324,7 @@ def test_manifest_may_name_shipped_members_by_weights_path(tmp_path):
     """The shipped ensemble's members are inside the package's weights folder, so its manifest reads."""
     from edgefer.classifiers import read_manifest
     from edgefer.recognize import WEIGHTS_DIR
-    members = read_manifest(WEIGHTS_DIR / "fernet-ens.json")["members"]
+    members = read_manifest(WEIGHTS_DIR / "ferplus-ensemble.json")["members"]
     assert all(m.parent == WEIGHTS_DIR.resolve() for m in members)
 
 

@@ -9,7 +9,6 @@ ROOT = Path(__file__).parents[1]
 def _tree(tmp_path):
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "score_student.sh", tmp_path / "scripts")
-    (tmp_path / "candidates").mkdir()
     return tmp_path / "scripts" / "score_student.sh"
 
 
@@ -29,7 +28,7 @@ def test_an_existing_int8_file_is_not_overwritten(tmp_path):
     script = _tree(tmp_path)
     (tmp_path / "runs" / "fernet-s").mkdir(parents=True)
     (tmp_path / "runs" / "fernet-s" / "best.pt").write_bytes(b"ckpt")
-    (tmp_path / "candidates" / "fernet-s-int8.onnx").write_bytes(b"mine")
+    (tmp_path / "runs" / "fernet-s" / "fernet-s-int8.onnx").write_bytes(b"mine")
     res = _run(script, "fernet-s")
-    assert res.returncode == 1 and "candidates/fernet-s-int8.onnx exists" in res.stderr
-    assert (tmp_path / "candidates" / "fernet-s-int8.onnx").read_bytes() == b"mine"
+    assert res.returncode == 1 and "runs/fernet-s/fernet-s-int8.onnx exists" in res.stderr
+    assert (tmp_path / "runs" / "fernet-s" / "fernet-s-int8.onnx").read_bytes() == b"mine"

@@ -1,6 +1,6 @@
 """What a model costs per face, in *passes*: its multiply-adds over those of the plain FERNet.
 
-The unit of the speed budget that chose the shipped models (``scripts/select_ensemble.py``): a
+The unit of the speed budgets that choose the shipped models (``scripts/choose_models.py``): a
 pass is one face through ``fernet`` at widths 32-64-128-256 without edge fusion. Counted by
 PyTorch's ``FlopCounterMode`` on the meta device (shapes only: nothing is allocated or
 computed). An edge-fused model counts 2 passes more: its float Kirsch op makes it about three

@@ -21,13 +21,13 @@ OLD_COMMANDS = {
     # --arg widths=(64,128,256,512)", fernet-kdw4 being fernet-kdw with EPOCHS=50 and --seed 10).
     "fernet": ("runs/fernet", "20", "0.1", "--arg fusion=none"),
     "fernet-fusion": ("runs/fernet-fusion", "20", "0.1", ""),
-    "fernet-kd2": ("runs/fernet-kd2", "40", "0.1", "--seed 3 --teacher fernet-ens --soft-labels 0.7 --arg fusion=none"),
-    "fernet-kdx": ("runs/fernet-kdx", "50", "0.1", "--seed 14 --teacher fernet-ens --soft-labels 0.7 --arg fusion=none "
+    "fernet-kd2": ("runs/fernet-kd2", "40", "0.1", "--seed 3 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none"),
+    "fernet-kdx": ("runs/fernet-kdx", "50", "0.1", "--seed 14 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
                    "--arg widths=(48,96,192,384) --arg widths=(64,128,256,512)"),
-    "fernet-kd2ft": ("runs/fernet-kd2ft", "20", "0.01", "--seed 18 --teacher fernet-ens --soft-labels 0.7 --arg fusion=none "
-                     f"--init {WEIGHTS_DIR / 'fernet-kd2-int8.onnx'}"),
-    "fernet-kds2": ("runs/fernet-kds2", "60", "0.1", "--seed 20 --teacher fernet-ens --soft-labels 0.7 --arg fusion=none "
+    "fernet-kds2": ("runs/fernet-kds2", "60", "0.1", "--seed 20 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
                     "--arg widths=(16,32,64,128) --arg depths=(1,1,2,2)"),
+    "fernet32-ferplus": ("runs/fernet-s1-soft", "40", "0.1", "--seed 1 --soft-labels 0.5 --arg fusion=none"),
+    "fernet32-kirsch-ferplus": ("runs/fernet-fusion-s1-soft", "40", "0.1", "--seed 1 --soft-labels 0.5"),
 }
 
 

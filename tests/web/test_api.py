@@ -185,8 +185,8 @@ def test_models_ensemble_names_no_server_path(recognizer):
         r = c.get("/api/models")
     assert r.status_code == 200
     loaded = r.json()["loaded"]
-    assert loaded["kind"] == "ensemble" and loaded["file"] == "fernet-ens.json"
-    assert [m["file"] for m in loaded["members"]] == ["fernet-kd2-int8.onnx", "fernet-kdx-int8.onnx"]
+    assert loaded["kind"] == "ensemble" and loaded["file"] == "ferplus-ensemble.json"
+    assert [m["file"] for m in loaded["members"]] == ["fernet32-ferplus-int8.onnx", "fernet32-kirsch-ferplus-int8.onnx"]
     assert str(WEIGHTS_DIR) not in r.text and str(WEIGHTS_DIR.parent.parent) not in r.text
 
 
