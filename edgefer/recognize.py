@@ -16,16 +16,16 @@ from edgefer.preprocess.spec import PreprocessSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "ferplus-ensemble"
-"""The default model (``edgefer/weights/ferplus-ensemble.json``): two int8 FERNets trained half on
-FER+'s crowd votes, one of them Kirsch edge-fused, averaged over the face (4 plain passes). Chosen
-by ``scripts/choose_models.py`` on FER+'s labels of PublicTest and LFW's choosing half, within 20
+"""The default model (``edgefer/weights/ferplus-ensemble.json``): two int8 FERNets trained toward
+FER+'s crowd votes, averaged over six views of the face (7.2 plain passes). Chosen by
+``scripts/choose_models.py`` on FER+'s labels of PublicTest and LFW's choosing half, within 20
 passes per face (``results/model-choice.json``; ``tests/test_model_choice.py`` checks it)."""
-FAST_MODEL = "fernet32-ferplus-int8"
-"""The fast model: one int8 FERNet (one plain pass), the same file as a member of the default; the
-rule's winner within 1 pass."""
-SMALL_MODEL = "fernet-kds2-int8"
-"""The small model: one int8 FERNet of widths 16-32-64-128 and depths 1-1-2-2 (0.2 passes), which
-runs at 3,000 crops/s also on x86 CPUs without VNNI; the rule's winner within 0.2 passes."""
+FAST_MODEL = "fernet16-ferplus-int8"
+"""The fast model: the rule's winner within one plain pass, which is the small model too: the
+FER+ student of widths 16-32-64-128 and depths 1-1-2-2 (0.2 passes) beat every 1-pass candidate."""
+SMALL_MODEL = "fernet16-ferplus-int8"
+"""The small model: the rule's winner within 0.2 passes (runs at 3,000 crops/s also on x86 CPUs
+without VNNI, where int8 runs on slower, non-saturating kernels)."""
 FER2013_MODEL = "fer2013-ensemble"
 """The default until 2026-12-05, chosen on FER-2013's own labels (71.97 % on PrivateTest): kept for
 people who benchmark on FER-2013; not a role."""

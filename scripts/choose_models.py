@@ -169,6 +169,18 @@ def member_probabilities(files, data: Data, cache_dir=CACHE_DIR) -> dict:
     return probs
 
 
+KEEP_TOP = 2000
+"""Rows of ensembles kept in the result file (by objective); every single candidate is kept."""
+
+
+def kept_rows(rows) -> list:
+    """The rows written: every single candidate and the ``KEEP_TOP`` best ensembles, by objective
+    (enough to re-derive every role's winner; all were scored)."""
+    singles = [r for r in rows if len(r["members"]) == 1]
+    others = sorted((r for r in rows if len(r["members"]) > 1), key=lambda r: -r["objective"])[:KEEP_TOP]
+    return sorted(singles + others, key=lambda r: -r["objective"])
+
+
 def measures(p: dict, data: Data, *, full: bool = False) -> dict:
     """The rule's measures for averaged probabilities ``p[part]`` (N, 7); with ``full``, the
     reported ones too (each a classification report with per-class recall and confusion)."""
@@ -266,7 +278,9 @@ def main(argv=None):
         "lfw": {"photos": len(data.lfw), "no_haar_face": data.lfw_no_face, "per_half": lfw_counts},
         "candidates": {n: {"passes": cost[n], "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                        for n, p in zip(names, files)},
-        "choices": sorted(rows, key=lambda r: -r["objective"]),
+        "scored": len(rows),
+        "kept": f"every single candidate (each view set) and the best {KEEP_TOP} of the other choices",
+        "choices": kept_rows(rows),
         "provenance": provenance(data="fer2013 (publictest FER+ majority, privatetest), lfw (all labelled photos, halves)",
                                  split="choice: publictest (FER+) + lfw choose; reported: privatetest, lfw report",
                                  script="scripts/choose_models.py"),

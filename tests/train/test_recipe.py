@@ -24,8 +24,8 @@ OLD_COMMANDS = {
     "fernet-kd2": ("runs/fernet-kd2", "40", "0.1", "--seed 3 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none"),
     "fernet-kdx": ("runs/fernet-kdx", "50", "0.1", "--seed 14 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
                    "--arg widths=(48,96,192,384) --arg widths=(64,128,256,512)"),
-    "fernet-kds2": ("runs/fernet-kds2", "60", "0.1", "--seed 20 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
-                    "--arg widths=(16,32,64,128) --arg depths=(1,1,2,2)"),
+    "fernet16-ferplus": ("runs/fernet16-fp1", "40", "0.1", "--seed 31 --teacher default --soft-labels 0.9 --ferplus 0.5 "
+                         "--val-labels ferplus --arg fusion=none --arg widths=(16,32,64,128) --arg depths=(1,1,2,2)"),
     "fernet32-ferplus": ("runs/fernet-s1-soft", "40", "0.1", "--seed 1 --soft-labels 0.5 --arg fusion=none"),
     "fernet32-kirsch-ferplus": ("runs/fernet-fusion-s1-soft", "40", "0.1", "--seed 1 --soft-labels 0.5"),
 }
@@ -76,11 +76,11 @@ def test_fernet_recipe_matches_the_config_saved_in_the_shipped_checkpoint():
 
 def test_command_line_overrides_the_recipe(tmp_path):
     """Options on the command line win over the recipe's; --arg items are added to its [args]."""
-    run = plan(["--recipe", str(RECIPES / "fernet-kds2.toml"), "--data", DATA, "--epochs", "3",
+    run = plan(["--recipe", str(RECIPES / "fernet16-ferplus.toml"), "--data", DATA, "--epochs", "3",
                 "--arch", "fernet", "--arg", "depths=(1,1,1,1)", "--out", str(tmp_path / "o"),
                 "--precision", "fp32"])
     cfg = run["config"]
-    assert (cfg.epochs, cfg.seed, cfg.precision) == (3, 20, "fp32")
+    assert (cfg.epochs, cfg.seed, cfg.precision) == (3, 31, "fp32")
     assert cfg.model_kwargs == {"fusion": "none", "widths": (16, 32, 64, 128), "depths": (1, 1, 1, 1)}
     assert run["out"] == tmp_path / "o"
 
