@@ -12,7 +12,7 @@ Measures, for each detector:
 - ms per 640x480 frame (median of repeated runs, one torch thread, as edgefer predict runs);
 - frames/s end to end on a 640x480 clip with edgefer predict's video defaults (VideoRecognizer:
   full scan every 5th frame at 320 px on the longer side, box following between, tracking and
-  smoothing; the fast model), decoding included, annotation and writing excluded.
+  smoothing; the default and fast models), decoding included, annotation and writing excluded.
 LFW detection rate and accuracy come from `edgefer evaluate` (see docs/detectors.md).
 """
 from __future__ import annotations
@@ -163,7 +163,7 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true", help="fit the MTCNN-to-Haar box framing on LFW")
     ap.add_argument("--photos", type=int, default=1500, help="LFW photos for --calibrate")
     ap.add_argument("--scenes", type=int, default=150, help="synthetic multi-face scenes")
-    ap.add_argument("--models", nargs="+", default=["default", "fernet-kd2ft-int8"],
+    ap.add_argument("--models", nargs="+", default=["default", "fast"],
                     help="models for the video frames/s ('default': the shipped default)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "detectors.json")
     args = ap.parse_args()

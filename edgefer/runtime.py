@@ -46,7 +46,7 @@ def int8_kernels_saturate(cpuinfo: str | None = None, machine: str | None = None
     On x86-64 without VNNI, ONNX Runtime multiplies uint8 activations by int8 weights with
     VPMADDUBSW, which adds pairs of products into int16 and saturates: the QLinearConv it fuses
     from our QDQ graphs then drifts far from the quantized model (seen on a 2-core AVX2-only
-    EPYC: `fernet-kd2-int8` 55.78 % instead of 67.43 % on PublicTest). With VNNI
+    EPYC: `fernet-kd2-int8`, now `fernet32-fer2013-int8`: 55.78 % instead of 67.43 % on PublicTest). With VNNI
     (``avx512_vnni``, ``avx_vnni``, AMX) or on ARM the sums are int32 and exact. x86 CPUs whose
     flags cannot be read are taken to saturate.
     """

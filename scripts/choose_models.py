@@ -71,7 +71,7 @@ ROLE_BUDGETS = {"default": 20.0, "fast": 1.0, "small": 0.2}
 """Most passes per face each role may cost (the budgets the roles had when the rule was set)."""
 MAX_MEMBERS = 4
 PARTS = ("publictest", "privatetest", "lfw")
-OLD_DEFAULT = {"members": ["fernet-kd2-int8.onnx", "fernet-kdx-int8.onnx"], "views": "face+zoom"}
+OLD_DEFAULT = {"members": ["fernet32-fer2013-int8.onnx", "fernet64-fer2013-int8.onnx"], "views": "face+zoom"}
 """The default chosen on FER-2013 PublicTest before this rule (``fernet-ens``), reported beside."""
 CACHE_DIR = Path(os.environ.get("EDGEFER_SELECT_CACHE", ROOT / "runs" / "select-cache"))
 
@@ -217,6 +217,8 @@ def main(argv=None):
     files = candidate_files(args.extra)
     data = Data(dataset_root())
     probs = member_probabilities(files, data)
+    if data.lfw_no_face is None:  # every candidate came from the cache: count from the detection cache
+        data.pixels("lfw", load_classifier(files[0]).spec)
     cost = {p.name: passes(p) for p in files}
     names = [p.name for p in files]
     # Each member's probabilities averaged over each set of views once; a subset averages those.

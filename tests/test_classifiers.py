@@ -267,7 +267,7 @@ def test_fused_int8_loads_without_the_onnx_package():
     import subprocess
     import sys
     code = ("import sys; from edgefer.export import OnnxClassifier; "
-            "c = OnnxClassifier('edgefer/weights/fernet-kd2-int8.onnx'); "
+            "c = OnnxClassifier('edgefer/weights/fernet32-fer2013-int8.onnx'); "
             "f = OnnxClassifier('edgefer/weights/fernet-int8.onnx'); "
             "print('onnx' in sys.modules, c.int8_mode, f.int8_mode)")
     root = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ OLD_COMMANDS = {
     # --arg widths=(64,128,256,512)", fernet-kdw4 being fernet-kdw with EPOCHS=50 and --seed 10).
     "fernet": ("runs/fernet", "20", "0.1", "--arg fusion=none"),
     "fernet-fusion": ("runs/fernet-fusion", "20", "0.1", ""),
-    "fernet-kd2": ("runs/fernet-kd2", "40", "0.1", "--seed 3 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none"),
-    "fernet-kdx": ("runs/fernet-kdx", "50", "0.1", "--seed 14 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
+    "fernet32-fer2013": ("runs/fernet-kd2", "40", "0.1", "--seed 3 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none"),
+    "fernet64-fer2013": ("runs/fernet-kdx", "50", "0.1", "--seed 14 --teacher fer2013-ensemble --soft-labels 0.7 --arg fusion=none "
                    "--arg widths=(48,96,192,384) --arg widths=(64,128,256,512)"),
     "fernet16-ferplus": ("runs/fernet16-fp1", "40", "0.1", "--seed 31 --teacher default --soft-labels 0.9 --ferplus 0.5 "
                          "--val-labels ferplus --arg fusion=none --arg widths=(16,32,64,128) --arg depths=(1,1,2,2)"),
