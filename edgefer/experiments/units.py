@@ -458,6 +458,9 @@ def commit_file(path: Path, message: str, *, attempts: int = 30, wait: float = 2
     err = ""
     for _ in range(attempts):
         add = subprocess.run(["git", "add", "--", str(path)], cwd=cwd, capture_output=True, text=True)
+        if add.returncode == 0 and subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(path)],
+                                                  cwd=cwd).returncode == 0:
+            return True  # committed already, unchanged: nothing to do
         res = add if add.returncode else subprocess.run(
             ["git", "commit", "-q", "-m", message, "--", str(path)], cwd=cwd, capture_output=True, text=True)
         if res.returncode == 0:

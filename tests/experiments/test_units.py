@@ -177,3 +177,23 @@ def test_unknown_unit_is_refused(data_root, tmp_path):
     """--only with a name that is no unit fails naming the available ones."""
     with pytest.raises(ValueError, match="unknown unit.*fig5-nope.*available"):
         units.run_units("paper", out=tmp_path, data_root=data_root, only=["fig5-nope"], commit=False)
+
+
+def test_commit_file_is_a_no_op_for_a_file_committed_unchanged(tmp_path):
+    """A unit's file committed before (the plan, when the runner starts again) commits nothing and
+    is no error; a changed one is committed."""
+    import subprocess
+
+    from edgefer.experiments.units import commit_file
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True, text=True)  # noqa: E731
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    f = tmp_path / "plan.json"
+    f.write_text("{}")
+    assert commit_file(f, "plan")
+    assert commit_file(f, "plan again")  # unchanged: no error, no commit
+    assert git("rev-list", "--count", "HEAD").stdout.strip() == "1"
+    f.write_text('{"a": 1}')
+    assert commit_file(f, "plan changed")
+    assert git("rev-list", "--count", "HEAD").stdout.strip() == "2"
