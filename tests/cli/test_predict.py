@@ -36,7 +36,7 @@ def json_lines(result):
 
 def test_predict_astronaut_json(tiny_checkpoint, tmp_path):
     """The example photo gives one face with the face schema's keys (no video keys) and probabilities summing to 1."""
-    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out")
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out", "--detector", "haar")
     assert result.exit_code == 0, result.output
     (face,) = json_lines(result)
     assert list(face) == ["file", "box", "label", "confidence", "probabilities"]
@@ -50,7 +50,7 @@ def test_predict_astronaut_json(tiny_checkpoint, tmp_path):
 
 def test_predict_human_output(tiny_checkpoint, tmp_path):
     """Without --json, each face is one 'file: label (confidence) at x,y,w,h' line, then where the copy went."""
-    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--out", tmp_path / "out")
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--out", tmp_path / "out", "--detector", "haar")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{EXAMPLE}: ") and lines[0].endswith(" at 177,66,95,95")
@@ -211,3 +211,14 @@ def test_serve_passes_detector_to_the_app(tiny_checkpoint, monkeypatch):
     result = runner.invoke(app, ["serve", "--model", str(tiny_checkpoint), "--detector", "mtcnn"])
     assert result.exit_code == 0, result.output
     assert seen["rec"].detector.name == "mtcnn"
+
+
+def test_predict_finds_faces_with_mtcnn_by_default(tiny_checkpoint, tmp_path):
+    """predict's default detector is MTCNN (docs/detectors.md): the astronaut's face, framed like
+    Haar's box (within 10 pixels of it)."""
+    from edgefer.cli._options import DEFAULT_DETECTOR
+    assert DEFAULT_DETECTOR == "mtcnn"
+    result = predict(EXAMPLE, "--model", tiny_checkpoint, "--json", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    (face,) = json_lines(result)
+    assert max(abs(a - b) for a, b in zip(face["box"], (177, 66, 95, 95))) <= 10

@@ -121,11 +121,13 @@ def test_predict_batch_odd_image_read_no_face(batch, kind):
 
 
 def test_predict_batch_good_photos_still_predicted(batch):
-    """The photo and its EXIF-turned copy each give one face, the turned one upright at the same box (within 4 px)."""
+    """The photo and its EXIF-turned copy each give one face, the turned one upright at the same box
+    (within 4 px); predict's default detector (MTCNN) frames it like Haar's (177, 66, 95, 95)."""
     faces = {f["file"]: f for f in json_lines(batch["proc"].stdout)}
     assert set(faces) == {str(batch["photo"]), str(batch["turned"])}
-    assert faces[str(batch["photo"])]["box"] == [177, 66, 95, 95]
-    assert np.abs(np.subtract(faces[str(batch["turned"])]["box"], [177, 66, 95, 95])).max() <= 4
+    box = faces[str(batch["photo"])]["box"]
+    assert np.abs(np.subtract(box, [177, 66, 95, 95])).max() <= 10
+    assert np.abs(np.subtract(faces[str(batch["turned"])]["box"], box)).max() <= 4
     assert (batch["out"] / "turned astronaut.jpg").is_file()
 
 
