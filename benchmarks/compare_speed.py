@@ -5,7 +5,7 @@ int8 copy under runs/) and a second or third round, interleaved so that the VM's
 falls on every model alike, are what this adds. It uses ``edgefer.bench.recognizer_speed``
 (batch 256), prints one JSON object and writes it with its provenance.
 
-    .venv/bin/python benchmarks/compare_speed.py fernet-kd2ft-int8 runs/fernet-kdf1/fernet-kdf1-int8.onnx \
+    .venv/bin/python benchmarks/compare_speed.py fast runs/fernet-kdf1/fernet-kdf1-int8.onnx \
         --rounds 3 --out results/fast-candidates-speed.json
 """
 from __future__ import annotations

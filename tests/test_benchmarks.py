@@ -16,13 +16,13 @@ def run(*args, cwd=ROOT):
 
 def test_compare_speed_times_each_model_every_round(tmp_path):
     out = tmp_path / "speed.json"
-    res = run("fernet-kds2-int8", ROOT / "edgefer/weights/fernet-int8.onnx", "--rounds", 2,
+    res = run("fernet16-ferplus-int8", ROOT / "edgefer/weights/fernet-int8.onnx", "--rounds", 2,
               "--repeats", 1, "--frames", 2, "--out", out)
     assert res.returncode == 0, res.stderr
     printed = json.loads(res.stdout)
     assert json.loads(out.read_text()) == printed
     models = printed["models"]
-    assert list(models) == ["fernet-kds2-int8", str(ROOT / "edgefer/weights/fernet-int8.onnx")]
+    assert list(models) == ["fernet16-ferplus-int8", str(ROOT / "edgefer/weights/fernet-int8.onnx")]
     for m in models.values():
         assert len(m["crops_per_s"]) == 2 and len(m["e2e_fps"]) == 2
         assert all(x > 0 for x in m["crops_per_s"])
@@ -34,7 +34,7 @@ def test_compare_speed_times_each_model_every_round(tmp_path):
 
 def test_compare_speed_names_a_missing_model_and_writes_nothing(tmp_path):
     out = tmp_path / "speed.json"
-    res = run("fernet-kds2-int8", tmp_path / "nothing.onnx", "--out", out)
+    res = run("fernet16-ferplus-int8", tmp_path / "nothing.onnx", "--out", out)
     assert res.returncode == 2
     assert "nothing.onnx" in res.stderr and "no such model file" in res.stderr
     assert "Traceback" not in res.stderr
@@ -42,5 +42,5 @@ def test_compare_speed_names_a_missing_model_and_writes_nothing(tmp_path):
 
 
 def test_compare_speed_rejects_zero_rounds(tmp_path):
-    res = run("fernet-kds2-int8", "--rounds", 0)
+    res = run("fernet16-ferplus-int8", "--rounds", 0)
     assert res.returncode == 2 and "--rounds" in res.stderr
