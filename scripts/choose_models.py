@@ -254,6 +254,7 @@ def main(argv=None):
                 **measures(p, data, full=True)}
 
     reported = {role: report_for(w) for role, w in winners.items()}
+    from edgefer.recognize import ROLES as ROLE_FILES  # what the package ships for each role now
     if all(m in names for m in OLD_DEFAULT["members"]):
         reported["fer2013-default"] = report_for(OLD_DEFAULT)
     plots = Path(args.plots)
@@ -277,6 +278,12 @@ def main(argv=None):
         "winners": {role: {"members": w["members"], "views": w["views"], "passes": w["passes"],
                            "objective": w["objective"]} for role, w in winners.items()},
         "reported": reported,
+        "roles": {role: {"model": ROLE_FILES.get(role), "scores": {
+            "ferplus_privatetest_accuracy": round(r["reports"]["ferplus_privatetest"]["accuracy"], 4),
+            "lfw_report_accuracy": round(r["reports"]["lfw_report"]["accuracy"], 4),
+            "lfw_report_balanced_accuracy": round(r["reports"]["lfw_report"]["balanced_accuracy"], 4),
+            "fer2013_privatetest_accuracy": round(r["reports"]["fer2013_privatetest"]["accuracy"], 4)}}
+            for role, r in reported.items() if role in ROLE_BUDGETS},
         "lfw": {"photos": len(data.lfw), "no_haar_face": data.lfw_no_face, "per_half": lfw_counts},
         "candidates": {n: {"passes": cost[n], "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                        for n, p in zip(names, files)},

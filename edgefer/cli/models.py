@@ -60,7 +60,8 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print one JSO
         typer.echo(f"  {name:14s} input {a['input_size']}x{a['input_size']}, {a['parameters']:,} parameters")
     typer.echo("shipped models (edgefer predict --model NAME):")
     for name, s in shipped.items():
-        mark = next((f" ({role})" for role in ROLES if s[role]), "")
+        roles = [role for role in ROLES if s[role]]  # one file may hold two roles (fast and small)
+        mark = f" ({', '.join(roles)})" if roles else ""
         what = f"{s['members']} models" if s["members"] > 1 else s["architecture"]
         typer.echo(f"  {name + mark:34s} {s['kind']:8s} {what:9s} {_scores(s['scores'])}")
     if not shipped:

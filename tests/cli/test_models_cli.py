@@ -21,8 +21,11 @@ def test_models_json_marks_one_default_one_fast_and_one_small_model():
 def test_models_text_names_each_role_once():
     r = runner.invoke(app, ["models"])
     assert r.exit_code == 0, r.output
+    shipped = [line.split()[0] for line in r.output.split("shipped models", 1)[1].splitlines()[1:] if line.strip()]
     for role, name in (("default", DEFAULT_MODEL), ("fast", FAST_MODEL), ("small", SMALL_MODEL)):
-        assert r.output.count(f"({role})") == 1 and f"{name} ({role})" in r.output
+        marked = [line for line in r.output.splitlines() if line.strip().startswith(name + " (")]
+        assert len(marked) == 1 and role in marked[0].split("(", 1)[1], r.output  # fast and small may share a file
+        assert name in shipped
 
 
 def test_models_lists_roles_first_with_cost_and_scores():
@@ -37,7 +40,7 @@ def test_models_lists_roles_first_with_cost_and_scores():
         assert lines[i].split()[:2] == [role, name] and "passes per face" in lines[i] and "MB" in lines[i]
     roles = json.loads(runner.invoke(app, ["models", "--json"]).output)["roles"]
     assert list(roles) == list(ROLES)
-    assert roles["fast"]["passes"] == 1.0 and roles["small"]["passes"] == 0.2
+    assert roles["fast"]["passes"] <= 1.0 and roles["small"]["passes"] <= 0.2  # the role budgets
     assert roles["default"]["passes"] > roles["fast"]["passes"] and roles["default"]["bytes"] > roles["fast"]["bytes"]
     assert all(r["scores"] and r["scores_from"] for r in roles.values())
 
