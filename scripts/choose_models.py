@@ -194,14 +194,13 @@ def measures(p: dict, data: Data, *, full: bool = False) -> dict:
     if full:
         y_priv, keep_priv = data.ferplus("privatetest")
         pred_priv = p["privatetest"].argmax(1)
-        report = lambda y, pred: {k: v for k, v in classification_report(y, pred).items()}  # noqa: E731
         rep = data.half == "report"
         out["reports"] = {
-            "ferplus_privatetest": report(y_priv[keep_priv], pred_priv[keep_priv]),
-            "lfw_report": report(y_lfw[rep], p["lfw"].argmax(1)[rep]),
-            "fer2013_privatetest": report(data.fer["privatetest"].labels, pred_priv),
-            "lfw_choose": report(y_lfw[choose], p["lfw"].argmax(1)[choose]),
-            "ferplus_publictest": report(y_pub[keep_pub], p["publictest"].argmax(1)[keep_pub]),
+            "ferplus_privatetest": classification_report(y_priv[keep_priv], pred_priv[keep_priv]),
+            "lfw_report": classification_report(y_lfw[rep], p["lfw"].argmax(1)[rep]),
+            "fer2013_privatetest": classification_report(data.fer["privatetest"].labels, pred_priv),
+            "lfw_choose": classification_report(y_lfw[choose], p["lfw"].argmax(1)[choose]),
+            "ferplus_publictest": classification_report(y_pub[keep_pub], p["publictest"].argmax(1)[keep_pub]),
         }
     return out
 

@@ -236,3 +236,13 @@ def cross_clip(tmp_path_factory):
     """(path, true centres) of the 4-second two-face clip where the faces pass close."""
     path = tmp_path_factory.mktemp("clips") / "cross.avi"
     return path, write_two_face_clip(path, "cross")
+
+
+@pytest.fixture
+def restore_torch_threads():
+    """`edgefer predict` sets one torch thread for its process; put the count back after the test
+    (modules that run predict in-process use it for every test, through ``pytestmark``)."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -14,13 +14,7 @@ from edgefer.timeline import CSV_COLUMNS
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    """`edgefer predict` sets one torch thread for its process; put the count back after each test."""
-    import torch
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")  # predict sets one torch thread
 
 
 def run_json(*args):

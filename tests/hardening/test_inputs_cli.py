@@ -29,13 +29,7 @@ ODD = ["one_pixel_png", "one_pixel_jpeg", "png16", "png16_low", "rgba", "cmyk_jp
 TRACEBACK = "Traceback (most recent call last)"
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    """`edgefer predict` sets one torch thread for its process; put the count back after each test."""
-    import torch
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")  # predict sets one torch thread
 
 
 def invoke(*args):
