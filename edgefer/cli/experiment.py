@@ -61,6 +61,9 @@ def experiment(
 def report(
     results: Path = typer.Option(Path("results"), "--results", help="Folder of the experiments' result JSON."),
     out: Path = typer.Option(Path("REPORT.md"), "--out", help="Markdown file to write."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Also rewrite the short claims table of this "
+                                          "README (between its `<!-- claims:start ... -->` and "
+                                          "`<!-- claims:end -->` lines)."),
 ) -> None:
     """Write REPORT.md from the experiments' results: claims table, then one section per experiment."""
     from edgefer.experiments import EXPERIMENTS, load_results, write_report
@@ -68,7 +71,12 @@ def report(
     if results.exists() and not results.is_dir():
         fail(f"--results {results}: not a folder")
     found = load_results(results)
-    path = write_report(results, out)
+    if readme is not None and not readme.is_file():
+        fail(f"--readme {readme}: no such file")
+    try:
+        path = write_report(results, out, readme=readme)
+    except ValueError as exc:
+        fail(str(exc))
     missing = [n for n in EXPERIMENTS if n not in found]
     typer.echo(f"wrote {path} ({len(found)} of {len(EXPERIMENTS)} experiments"
                + (f"; not run yet: {', '.join(missing)})" if missing else ")"))

@@ -149,6 +149,7 @@ def claims(results: dict, pending: dict | None = None) -> list[dict]:
         before = "; not run yet at any budget" if res is None else \
             f"; at the {r['budget']} budget: {r['verdict']} ({r['why']})"
         names = ", ".join(units[:4]) + (f" and {len(units) - 4} more" if len(units) > 4 else "")
+        r["earlier"] = None if res is None else {"budget": r["budget"], "verdict": r["verdict"]}
         r.update(verdict="pending", why=(f"waits for the paper budget's unit(s) {names} (`edgefer units`)"
                                          if units else "the paper budget's units are done: run `edgefer units` "
                                          "again to write the result file") + before,
@@ -632,8 +633,44 @@ def _section_cv_units(res, rdir, report_dir) -> list[str]:
     return lines
 
 
-def write_report(results="results", out="REPORT.md") -> Path:
-    """Write the report for the result files in ``results`` to ``out``; returns its path."""
+def write_report(results="results", out="REPORT.md", readme=None) -> Path:
+    """Write the report for the result files in ``results`` to ``out``; returns its path.
+
+    ``readme``: also replace the claims table between :data:`README_MARKERS` in this file with
+    :func:`readme_table` (ValueError naming the file when the markers are missing).
+    """
     from edgefer.io import atomic_write_text
     results_dir = Path(results)
-    return atomic_write_text(out, render(load_results(results_dir), results_dir, out))
+    path = atomic_write_text(out, render(load_results(results_dir), results_dir, out))
+    if readme is not None:
+        readme = Path(readme)
+        text = readme.read_text(encoding="utf-8")
+        start, end = README_MARKERS
+        i, j = text.find(start), text.find(end)
+        if i < 0 or j < i:
+            raise ValueError(f"{readme}: no claims table to update (the lines {start} and {end} mark it)")
+        table = readme_table(results_dir)
+        atomic_write_text(readme, text[:i + len(start)] + "\n" + table + text[j:])
+    return path
+
+
+README_MARKERS = ("<!-- claims:start (edgefer report --readme README.md) -->", "<!-- claims:end -->")
+"""The lines between which ``edgefer report --readme`` writes the README's claims table."""
+
+
+def readme_table(results_dir="results") -> str:
+    """The README's short claims table: each claim's verdict at the paper's own budget with our
+    number, or *pending* with the smaller budget's verdict in brackets (from the same rows as
+    REPORT.md's table)."""
+    rdir = Path(results_dir)
+    results = load_results(rdir)
+    pending = {e: v["pending"] for e, v in _unit_status(rdir)["experiments"].items()}
+    lines = ["| # | claim | paper | verdict at the paper's budget (at the reduced budget) |", "|---|---|---|---|"]
+    for c in claims(results, pending):
+        if c["verdict"] == "pending":
+            e = c.get("earlier")
+            verdict = "pending" + (f" ({e['verdict']})" if e else "")
+        else:
+            verdict = f"**{c['verdict']}**: {c['ours']}"
+        lines.append(f"| {c['id']} | {c['claim']} | {c['paper']} | {verdict} |")
+    return "\n".join(lines) + "\n"

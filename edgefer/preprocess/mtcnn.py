@@ -158,6 +158,10 @@ class MTCNNFaceDetector:
 
     name = "mtcnn"
 
+    thread_safe = True
+    """``detect`` may run in several threads at once: the networks are only read (eval mode,
+    ``torch.inference_mode``) and every buffer is the call's own (tests/test_mtcnn.py)."""
+
     def __init__(self, *, min_size: int = 20, thresholds=THRESHOLDS, max_side: int | None = None,
                  haar_frame: bool = True, weights=None):
         self.min_size = check_int(min_size, "min_size", minimum=12)

@@ -2,9 +2,10 @@
 
 A request walks: header check (on the event loop, microseconds) -> a share of the pixel budget
 (waiting at most ``queue_timeout_s``, else 503) -> decoding, detection and crops in a pool of
-worker threads, each with its own detector (OpenCV's cascade keeps per-call buffers, so one is
-not shared between threads) -> the model, in one thread that gathers the faces of every request
-waiting within a short window into one batch and runs one model call for them.
+worker threads (each with its own Haar detector, as OpenCV's cascade keeps per-call buffers;
+MTCNN, which only reads its networks, is shared and runs in parallel) -> the model, in one
+thread that gathers the faces of every request waiting within a short window into one batch
+and runs one model call for them.
 
 Nothing here holds a lock while decoding or detecting: the only serialised step is the model
 call, which runs on one thread and gets the batches.
@@ -133,8 +134,10 @@ class Located:
 
 
 class Locator:
-    """Decode an opened image as gray and find and crop its faces, in a pool of threads, each
-    with its own copy of the detector (a Haar cascade's ``detectMultiScale`` is not thread-safe)."""
+    """Decode an opened image as gray and find and crop its faces, in a pool of threads: a Haar
+    detector is copied per thread (``detectMultiScale`` is not thread-safe), a detector whose
+    ``thread_safe`` is true (MTCNN) is shared and called in parallel, any other is called by one
+    thread at a time."""
 
     def __init__(self, detector, workers: int):
         self.detector = detector
@@ -166,6 +169,8 @@ class Locator:
                     d.cascade_path, scale_factor=d.scale_factor, min_neighbors=d.min_neighbors,
                     min_size=d.min_size, max_side=d.max_side)
             return mine.detect(gray)
+        if getattr(d, "thread_safe", False):  # MTCNN: one shared detector, calls in parallel
+            return d.detect(gray)
         with self._shared_lock:  # a detector of unknown thread safety: one call at a time
             return d.detect(gray)
 

@@ -81,10 +81,14 @@ def test_predict_video_faces_passing_close_keep_apart(tiny_checkpoint, cross_cli
 
 
 def test_predict_camera_path_tracks_and_writes_timeline(tiny_checkpoint, gap_clip, tmp_path):
-    """--webcam given a video file runs the live path: the same tracks (>= 90 %), smoothing and a timeline CSV and plot."""
+    """--webcam given a video file runs the live path: the same tracks (>= 90 %), smoothing and a timeline CSV and plot.
+
+    The live path times frames by the wall clock, so the clip's 0.6 s gap lasts as long as its
+    15 frames take to process: --max-gap 30 keeps the test about tracking, not about how busy
+    the machine is (the file path's test keeps the default 1 s on the clip's own clock)."""
     path, centres = gap_clip
     out = tmp_path / "out"
-    faces, (summary,) = run_json("--webcam", path, "--model", tiny_checkpoint, "--out", out)
+    faces, (summary,) = run_json("--webcam", path, "--model", tiny_checkpoint, "--max-gap", 30, "--out", out)
     by_face = ids_by_face(faces, centres)
     (a, share_a), (b, share_b) = dominant_share(by_face[0]), dominant_share(by_face[1])
     assert share_a >= 0.9 and share_b >= 0.9 and a != b

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgefer.experiments import units, write_report
+from edgefer.experiments.report import README_MARKERS
 from edgefer.experiments._common import BUDGETS
 
 
@@ -171,6 +172,21 @@ def test_report_names_pending_units(data_root, tmp_path):
     assert "**pending**: waits for the paper budget's unit(s) fig5-edgecnn48, fig5-rcnn, fig5-frrcnn" in row
     row = next(line for line in text.splitlines() if line.startswith("| C5 |"))
     assert "pending" not in row and "| paper |" in row
+    # the README's short table follows the same rows, between its markers; the rest of the README stays
+    readme = tmp_path / "README.md"
+    start, end = README_MARKERS
+    readme.write_text(f"# Title\n\n{start}\n| old | table |\n{end}\n\nAfter.\n")
+    write_report(out, tmp_path / "REPORT.md", readme=readme)
+    short = readme.read_text()
+    assert short.startswith(f"# Title\n\n{start}\n| # | claim |") and short.endswith(f"{end}\n\nAfter.\n")
+    assert "| old | table |" not in short
+    c5 = next(line for line in short.splitlines() if line.startswith("| C5 |"))
+    assert "| **not supported**: rcnn" in c5 or "| **supported**: rcnn" in c5
+    c3 = next(line for line in short.splitlines() if line.startswith("| C3 |"))
+    assert c3.endswith("| pending |")  # no result at any budget in this folder yet
+    readme.write_text("# No table here\n")
+    with pytest.raises(ValueError, match="README.md: no claims table"):
+        write_report(out, tmp_path / "REPORT.md", readme=readme)
 
 
 def test_unknown_unit_is_refused(data_root, tmp_path):

@@ -51,6 +51,23 @@ def test_mtcnn_gray_bgra_and_downscaled_agree(astronaut):
     assert iou(ref, gray) > 0.8 and iou(ref, bgra) > 0.95 and iou(ref, small) > 0.8
 
 
+def test_mtcnn_one_detector_in_parallel_threads_gives_each_call_its_own_answer(astronaut):
+    """The web server shares one MTCNN detector between its worker threads (``thread_safe``):
+    four threads detecting different images at once (the photo, its tilted copy, a flat image,
+    the photo in gray) each get exactly what a lone call gives."""
+    import concurrent.futures
+
+    d = MTCNNFaceDetector()
+    assert d.thread_safe
+    rotated = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((225, 115), 30, 1.0), (512, 512))
+    images = [astronaut, rotated, np.full((300, 400), 128, np.uint8), cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)] * 3
+    alone = [[f.as_tuple() for f in d.detect(im)] for im in images[:4]] * 3
+    assert alone[0] and alone[1] and alone[2] == []
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda im: [f.as_tuple() for f in d.detect(im)], images))
+    assert together == alone
+
+
 def test_mtcnn_no_face_is_empty_and_bad_input_raises():
     """A flat image gives []; a float image raises TypeError; bad thresholds raise ValueError."""
     assert MTCNNFaceDetector().detect(np.full((120, 160, 3), 128, np.uint8)) == []
