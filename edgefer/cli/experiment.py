@@ -144,13 +144,11 @@ def units(
     if threads:
         torch.set_num_threads(threads)
     if list_only:
-        from edgefer.cpu import heavy_lock
-        from edgefer.experiments.units import make_plan, unit_dir
-        with heavy_lock(f"edgefer units --list --budget {budget} (plan)"):
-            try:
-                plan = make_plan(budget, out=out, data_root=data_root)
-            except (FileNotFoundError, ValueError) as exc:
-                fail(str(exc))
+        from edgefer.experiments.units import plan_for, unit_dir
+        try:
+            plan = plan_for(budget, out=out, data_root=data_root)
+        except (FileNotFoundError, ValueError) as exc:
+            fail(str(exc))
         typer.echo(f"{budget} budget: edge CNN {plan['edge_model']} ({plan['rule']}); precision {plan['precision']}; "
                    f"plan {unit_dir(out, budget) / 'plan.json'}")
         for u in plan["units"]:

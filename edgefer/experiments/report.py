@@ -131,6 +131,26 @@ def _compare(cid, claim, paper, a_name, a, b_name, b, res, unit: str = "accuracy
     return _row(cid, claim, paper, ours, res, "not supported", why)
 
 
+ONE_CLASS = 0.95
+"""A model that puts at least this share of its held-out predictions in one class never trained."""
+
+
+def _contrast(summary: dict, name: str) -> tuple[str, dict | None, str]:
+    """The contrast model to compare with: ``(name, its summary, note)``. Where ``name`` (trained
+    with the main loss) never left one class, its cross-entropy run (``<name>-ce``) stands in if
+    that one trained; the note says so. ``(name, None, note)`` when no trained run exists."""
+    r = summary.get(name) or {}
+    share = r.get("one_class_share")
+    if share is None or share < ONE_CLASS:
+        return name, r, ""
+    what = (f"{name} trained with {r.get('loss', 'the main loss').upper()} never left one class ({share:.0%} of its "
+            f"held-out predictions in one class, {_pct(r.get('test_accuracy'))})")
+    alt = summary.get(f"{name}-ce")
+    if alt and (alt.get("one_class_share") or 0) < ONE_CLASS:
+        return f"{name}-ce", alt, f"{what}, so the comparison is with {name} trained with cross-entropy ({name}-ce)"
+    return name, None, what
+
+
 def claims(results: dict, pending: dict | None = None) -> list[dict]:
     """The claims table: each paper claim, our number, the command and a verdict with its reason.
 
@@ -157,6 +177,43 @@ def claims(results: dict, pending: dict | None = None) -> list[dict]:
     return rows
 
 
+def _c3_c4(c3, c4, res, edge, e, rname, r, rnote, cosine) -> list[dict]:
+    """C3 (the edge CNN is more accurate than R-CNN) and C4 (it converges in fewer iterations),
+    against ``rname`` (``rcnn``, or ``rcnn-ce`` where the MSE run never trained: ``rnote``)."""
+    note = f"; {rnote}" if rnote else ""
+    row = _compare(*c3, edge, e.get("test_accuracy"), rname, r.get("test_accuracy"), res)
+    row["why"] += note
+    out = [row]
+    ie, ir = e.get("converged_at_iteration"), r.get("converged_at_iteration")
+    ours = f"{edge} {_num(ie)} vs {rname} {_num(ir)}"
+    if ie is None or ir is None:
+        out.append(_row(*c4, "–", res, "not testable as stated", "a curve is missing"))
+    elif cosine and not (e.get("converged_before_end") and r.get("converged_before_end")):
+        out.append(_row(*c4, ours, res, "not testable as stated",
+                         "a curve was still moving by more than one point at the end of the run"))
+    elif cosine and min(ie, ir) >= 0.8 * (e.get("iterations") or 0):
+        out.append(_row(*c4, ours, res, "not testable as stated",
+                         "both curves settle only in the last fifth of the run, where the cosine "
+                         "schedule flattens every curve"))
+    else:
+        # constant learning rate: a curve that never settles converges after the run's end
+        big = float("inf")
+        ie_ = ie if e.get("converged_before_end") else big
+        ir_ = ir if r.get("converged_before_end") else big
+        if ie_ == big:
+            out.append(_row(*c4, ours, res, "not supported",
+                             f"{edge}'s curve still moves by more than one point at the end of the run"))
+        elif ir_ >= 1.25 * ie_:
+            out.append(_row(*c4, ours, res, "supported",
+                             (f"{rname} needs {ir_ / ie_:.2f}x the iterations of {edge}" if ir_ != big else
+                              f"{rname} never settles, {edge} settles at {ie:,}") + " (rule: at least 1.25x; paper 1.5x)"))
+        else:
+            out.append(_row(*c4, ours, res, "not supported",
+                             f"{rname} needs {ir_ / ie_:.2f}x the iterations of {edge} (rule: at least 1.25x; paper 1.5x)"))
+    out[-1]["why"] += note
+    return out
+
+
 def _claims(results: dict) -> list[dict]:
     rows = []
     p5 = PAPER["fig5"]
@@ -175,7 +232,8 @@ def _claims(results: dict) -> list[dict]:
         rows += [_not_run(*c, "fig5") for c in (c1a, c1b, c2, c3, c4)]
     else:
         s, edge = res["summary"], res["edge_model"]
-        e, r = s.get(edge, {}), s.get("rcnn", {})
+        e = s.get(edge, {})
+        rname, r, rnote = _contrast(s, "rcnn")
         held = "fold 1 held out" if res.get("units_of") else "PrivateTest"
         detail = f"{edge}, {_num(e.get('iterations'))} iterations"
         if e.get("train_accuracy") is None and res["budget"]["name"] not in OWN_BUDGETS:
@@ -202,33 +260,11 @@ def _claims(results: dict) -> list[dict]:
             rows.append(_row(*c2[:3], ours, res, "not supported",
                              f"settles later than {1.25 * p5['edge_converged_at']:,.0f} iterations" if settled
                              else "never settles before the end"))
-        rows.append(_compare(*c3, edge, e.get("test_accuracy"), "rcnn", r.get("test_accuracy"), res))
-        ie, ir = e.get("converged_at_iteration"), r.get("converged_at_iteration")
-        ours = f"{edge} {_num(ie)} vs rcnn {_num(ir)}"
-        if ie is None or ir is None:
-            rows.append(_row(*c4, "–", res, "not testable as stated", "a curve is missing"))
-        elif cosine and not (e.get("converged_before_end") and r.get("converged_before_end")):
-            rows.append(_row(*c4, ours, res, "not testable as stated",
-                             "a curve was still moving by more than one point at the end of the run"))
-        elif cosine and min(ie, ir) >= 0.8 * (e.get("iterations") or 0):
-            rows.append(_row(*c4, ours, res, "not testable as stated",
-                             "both curves settle only in the last fifth of the run, where the cosine "
-                             "schedule flattens every curve"))
+        if r is None:
+            rows.append(_row(*c3, "–", res, "not testable as stated", rnote))
+            rows.append(_row(*c4, "–", res, "not testable as stated", rnote))
         else:
-            # constant learning rate: a curve that never settles converges after the run's end
-            big = float("inf")
-            ie_ = ie if e.get("converged_before_end") else big
-            ir_ = ir if r.get("converged_before_end") else big
-            if ie_ == big:
-                rows.append(_row(*c4, ours, res, "not supported",
-                                 f"{edge}'s curve still moves by more than one point at the end of the run"))
-            elif ir_ >= 1.25 * ie_:
-                rows.append(_row(*c4, ours, res, "supported",
-                                 (f"rcnn needs {ir_ / ie_:.2f}x the iterations of {edge}" if ir_ != big else
-                                  f"rcnn never settles, {edge} settles at {ie:,}") + " (rule: at least 1.25x; paper 1.5x)"))
-            else:
-                rows.append(_row(*c4, ours, res, "not supported",
-                                 f"rcnn needs {ir_ / ie_:.2f}x the iterations of {edge} (rule: at least 1.25x; paper 1.5x)"))
+            rows += _c3_c4(c3, c4, res, edge, e, rname, r, rnote, cosine)
     # --- table1
     c5 = ("C5", "The method trains about 1.5 times as fast as the contrast algorithm (per batch of 48)",
           "~1.5x (abstract)")
@@ -297,7 +333,12 @@ def _claims(results: dict) -> list[dict]:
             rows.append(_row(*c8, "–", res, "not testable as stated", "a model is missing"))
         else:
             best = max(contrast, key=contrast.get)
-            rows.append(_compare(*c8, edge, s[edge]["test_accuracy"], best, contrast[best], res))
+            row = _compare(*c8, edge, s[edge]["test_accuracy"], best, contrast[best], res)
+            stuck = [m for m, v in s.items() if m != edge and (v.get("one_class_share") or 0) >= ONE_CLASS]
+            if stuck:
+                row["why"] += (f"; {', '.join(stuck)} never left one class (at least {ONE_CLASS:.0%} of "
+                               "its predictions in one class)")
+            rows.append(row)
     # --- ablation
     abl = [("C9", "Superimposing Kirsch edges on every feature map improves accuracy", "the method's core",
             "base", "fusion_none"),
@@ -574,8 +615,9 @@ def _section_units(rdir: Path, st: dict) -> list[str]:
         if r is None:
             lines.append(f"| {u['name']} | – | {u['iterations']:,} | {u['est_minutes']:.0f} min | pending | – | – | – |")
             continue
-        net = f"{r['model']} ({r.get('input_size', '–')}x{r.get('input_size', '–')}, {r['precision']})" if r["model"] \
-            else r["precision"]
+        loss = (r.get("config") or {}).get("loss")
+        net = (f"{r['model']} ({r.get('input_size', '–')}x{r.get('input_size', '–')}, {r['precision']}"
+               + (f", {loss.upper()}" if loss else "") + ")") if r["model"] else r["precision"]
         lines.append(f"| {u['name']} | {net} | {_num(r.get('iterations'))} | {u['est_minutes']:.0f} min | done | "
                      f"{r['time']['wall_hours']:.2f} | {r['time']['cpu_hours']:.2f} | "
                      f"{r['provenance']['machine'].get('cpu')} |")
