@@ -240,8 +240,12 @@ def _claims(results: dict) -> list[dict]:
             rows.append(_row(*c1a, "–", res, "not testable as stated",
                              f"the {res['budget']['name']} budget's fig5 scores no fixed training sample"))
         else:
-            rows.append(_accuracy_claim(*c1a[:2], p5["edge_accuracy"], e.get("train_accuracy"), res,
-                                        detail + ", 2,000 training images"))
+            row = _accuracy_claim(*c1a[:2], p5["edge_accuracy"], e.get("train_accuracy"), res,
+                                  detail + ", 2,000 training images")
+            if row["verdict"] == "supported" and e.get("test_accuracy") is not None:
+                row["why"] += (f"; accuracy on images the net trained on says how well it fits them: on the "
+                               f"held-out images it scores {_pct(e['test_accuracy'])} (C1b)")
+            rows.append(row)
         rows.append(_accuracy_claim(*c1b[:2], p5["edge_accuracy"], e.get("test_accuracy"), res, f"{detail}, {held}"))
         cosine = (res.get("training") or {}).get("schedule", "cosine") == "cosine"
         it, total, settled = e.get("converged_at_iteration"), e.get("iterations") or 0, e.get("converged_before_end")

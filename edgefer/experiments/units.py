@@ -708,10 +708,12 @@ def _agg_fig5(budget_name, plan, recs, out) -> dict:
                       "heldout_converged_before_end": hc["before_end"],
                       "wall_hours": r["time"]["wall_hours"], "precision": r["precision"]}
     plots = {"accuracy": "fig5.png", "train_accuracy": "fig5_train.png"}
-    plot_curves({f"{m} (held-out sample)": (r["curves"]["iteration"], r["curves"]["heldout_sample_accuracy"])
+    plot_curves({f"{m} ({r['config']['loss'].upper()}, held-out sample)": (r["curves"]["iteration"],
+                                                                        r["curves"]["heldout_sample_accuracy"])
                  for m, r in models.items()}, out / plots["accuracy"], xlabel="iteration (batch 48)",
                 ylabel="accuracy on 2,000 held-out images", title=f"Fig. 5, fold 1 ({budget_name} budget)")
-    plot_curves({f"{m} (training sample)": (r["curves"]["iteration"], r["curves"]["train_sample_accuracy"])
+    plot_curves({f"{m} ({r['config']['loss'].upper()}, training sample)": (r["curves"]["iteration"],
+                                                                        r["curves"]["train_sample_accuracy"])
                  for m, r in models.items()}, out / plots["train_accuracy"], xlabel="iteration (batch 48)",
                 ylabel="accuracy on 2,000 training images", title=f"Fig. 5, fold 1 ({budget_name} budget)")
     any_r = next(iter(models.values()))
