@@ -642,12 +642,15 @@ def _section_fig5_units(res, rdir, report_dir) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for m, s in res["summary"].items():
         conv = lambda it, ok: _num(it) + ("" if ok else " (not settled)")  # noqa: E731
-        pit = paper_it.get(m)
-        lines.append(f"| {m} ({s['input_size']}x{s['input_size']}) | {_pct(s['train_accuracy'])} | "
+        base = m[:-3] if m.endswith("-ce") else m  # rcnn-ce: R-CNN with cross-entropy, the paper's R-CNN
+        pit = paper_it.get(base)
+        loss = f", {s['loss'].upper()}" if s.get("loss") else ""
+        stuck = " — one class" if (s.get("one_class_share") or 0) >= ONE_CLASS else ""
+        lines.append(f"| {m} ({s['input_size']}x{s['input_size']}{loss}){stuck} | {_pct(s['train_accuracy'])} | "
                      f"{_pct(s['test_accuracy'])} | {_pct(s['test_macro_f1'])} | "
                      f"{conv(s['converged_at_iteration'], s['converged_before_end'])} | "
                      f"{conv(s['heldout_converged_at_iteration'], s['heldout_converged_before_end'])} | "
-                     f"{_num(s['iterations'])} | {s['wall_hours']:.2f} | {_pct(paper_acc.get(m))} | "
+                     f"{_num(s['iterations'])} | {s['wall_hours']:.2f} | {_pct(paper_acc.get(base))} | "
                      f"{'–' if pit is None else f'~{pit:,}'} |")
     lines += ["", _image(rdir / res["plots"]["train_accuracy"], report_dir, "training accuracy against iterations"),
               "", _image(rdir / res["plots"]["accuracy"], report_dir, "held-out accuracy against iterations"), ""]
