@@ -538,8 +538,9 @@ SECTIONS = {"fig5": _section_fig5, "table1": _section_table1, "cv": _section_cv,
             "ablation": _section_ablation}
 
 
-def render(results: dict, results_dir, report_path) -> str:
-    """The Markdown text of the report."""
+def render(results: dict, results_dir, report_path, unit_status: dict | None = None) -> str:
+    """The Markdown text of the report (``unit_status``: :func:`_unit_status` of ``results_dir``
+    when the caller has it already)."""
     rdir = Path(results_dir)
     report_dir = Path(report_path).resolve().parent
     rdir_abs = rdir.resolve()
@@ -549,9 +550,8 @@ def render(results: dict, results_dir, report_path) -> str:
              "hand. Every number below is read from those files or is the paper's.", "",
              "## Claims", "",
              "| # | claim | paper | ours | budget | command | verdict |", "|---|---|---|---|---|---|---|"]
-    unit_status = _unit_status(rdir)
-    pending = {e: v["pending"] for e, v in unit_status["experiments"].items()}
-    rows = claims(results, pending)
+    unit_status = unit_status or _unit_status(rdir)
+    rows = claims(results, _pending(unit_status))
     full = load_results(rdir / "full")  # the paper's setting on a GPU, kept beside the paper budget
     rows += [{**c, "id": f"{c['id']} (full)"} for c in claims(full) if c["verdict"] != "not run yet"]
     for c in rows:
@@ -587,6 +587,11 @@ def render(results: dict, results_dir, report_path) -> str:
         lines += (section or SECTIONS[n])(res, rdir_abs, report_dir)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _pending(unit_status: dict) -> dict:
+    """``{experiment: [pending unit, ...]}`` from :func:`_unit_status`, as :func:`claims` takes it."""
+    return {e: v["pending"] for e, v in unit_status["experiments"].items()}
 
 
 def _unit_status(rdir: Path) -> dict:
@@ -690,7 +695,8 @@ def write_report(results="results", out="REPORT.md", readme=None) -> Path:
     """
     from edgefer.io import atomic_write_text
     results_dir = Path(results)
-    path = atomic_write_text(out, render(load_results(results_dir), results_dir, out))
+    found, status = load_results(results_dir), _unit_status(results_dir)
+    path = atomic_write_text(out, render(found, results_dir, out, status))
     if readme is not None:
         readme = Path(readme)
         text = readme.read_text(encoding="utf-8")
@@ -698,7 +704,7 @@ def write_report(results="results", out="REPORT.md", readme=None) -> Path:
         i, j = text.find(start), text.find(end)
         if i < 0 or j < i:
             raise ValueError(f"{readme}: no claims table to update (the lines {start} and {end} mark it)")
-        table = readme_table(results_dir)
+        table = readme_table(claims(found, _pending(status)))
         atomic_write_text(readme, text[:i + len(start)] + "\n" + table + text[j:])
     return path
 
@@ -707,15 +713,12 @@ README_MARKERS = ("<!-- claims:start (edgefer report --readme README.md) -->", "
 """The lines between which ``edgefer report --readme`` writes the README's claims table."""
 
 
-def readme_table(results_dir="results") -> str:
-    """The README's short claims table: each claim's verdict at the paper's own budget with our
-    number, or *pending* with the smaller budget's verdict in brackets (from the same rows as
-    REPORT.md's table)."""
-    rdir = Path(results_dir)
-    results = load_results(rdir)
-    pending = {e: v["pending"] for e, v in _unit_status(rdir)["experiments"].items()}
+def readme_table(rows: list[dict]) -> str:
+    """The README's short claims table from :func:`claims`' rows (those of REPORT.md's table):
+    each claim's verdict at the paper's own budget with our number, or *pending* with the smaller
+    budget's verdict in brackets."""
     lines = ["| # | claim | paper | verdict at the paper's budget (at the reduced budget) |", "|---|---|---|---|"]
-    for c in claims(results, pending):
+    for c in rows:
         if c["verdict"] == "pending":
             e = c.get("earlier")
             verdict = "pending" + (f" ({e['verdict']})" if e else "")

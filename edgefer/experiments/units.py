@@ -68,7 +68,7 @@ class Unit:
     fold : 1-based fold held out (fig5: 1; cv: 2, 3; rcv: 1-3).
     seed : training seed (ablation seeds; 0 elsewhere).
     variant : ablation variant name.
-    loss : a loss other than the budget's main one (:data:`CE_UNITS`), None: the main loss.
+    loss : a loss other than the budget's main one (:data:`CE_CONTRAST`), None: the main loss.
     """
 
     name: str
@@ -209,10 +209,11 @@ def _extend_plan(path: Path, budget_name: str) -> dict:
         return plan
     d = plan["data"]
     sizes = (d["pooled"], d["training"], d["fig6_mix"])
+    listed = {u.name for u in units}
     plan["units"] = [have.get(u.name) or {"name": u.name, "est_minutes": _minutes(u, budget_name, sizes,
                                                                                   plan["ms_per_batch"]),
                                           "iterations": _unit_cost(u, budget_name, *sizes)[0]}
-                     for u in units] + [u for u in plan["units"] if u["name"] not in {x.name for x in units}]
+                     for u in units] + [u for u in plan["units"] if u["name"] not in listed]
     plan["est_total_hours"] = round(sum(u["est_minutes"] for u in plan["units"]) / 60, 1)
     write_json(path, plan)
     return plan
@@ -638,6 +639,7 @@ def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: 
             keep.parent.mkdir(parents=True, exist_ok=True)
             path.replace(keep)
             log.info("moved %s (%s budget) to %s", path, old_budget, keep)
+            old = None
     b = budget_for(exp, budget_name)
     result = {"experiment": exp, "budget": b.to_dict(), "seed": 0, "device": "cpu",
               "command": f"edgefer units --budget {budget_name} --experiment {exp}", "paper": PAPER.get(exp, {}),
@@ -645,7 +647,7 @@ def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: 
               "loss": main_loss(b), **result,
               "unit_time": {n: r["time"] for n, r in sorted(result.pop("_units").items())},
               "provenance": provenance(budget=budget_name, experiment=exp, plan=plan["rule"])}
-    if path.exists() and old is not None and _same_but_provenance(old, result):
+    if old is not None and _same_but_provenance(old, result):
         return path  # the same units give the same file: no new commit and time in the diff
     return write_json(path, result)
 
