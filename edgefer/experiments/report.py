@@ -151,25 +151,32 @@ def _contrast(summary: dict, name: str) -> tuple[str, dict | None, str]:
     return name, None, what
 
 
-def claims(results: dict, pending: dict | None = None) -> list[dict]:
+def claims(results: dict, pending: dict | None = None, earlier: dict | None = None) -> list[dict]:
     """The claims table: each paper claim, our number, the command and a verdict with its reason.
 
-    ``pending``: ``{experiment: [unit, ...]}``, the paper budget's units not yet run; a claim
-    whose experiment has no result at the paper's own budget (paper or full) then reads
-    *pending* and names the units it waits for, with the smaller budget's verdict beside.
+    ``pending``: ``{claim id: [unit, ...]}``, the paper budget's units the claim waits for
+    (:func:`_pending`); a claim with such units, or with no result at the paper's own budget
+    (paper or full), reads *pending* and names them, with the smaller budget's verdict beside:
+    from ``results`` when its file is of a smaller budget, else from ``earlier`` (the results a
+    partial paper-budget file moved aside, ``results/reduced/``).
     """
     rows = _claims(results)
     if pending is None:
         return rows
+    before_rows = {r["id"]: r for r in _claims(earlier)} if earlier else {}
     for r in rows:
         res = results.get(r["experiment"])
-        if res is not None and res["budget"]["name"] in OWN_BUDGETS:
+        own = res is not None and res["budget"]["name"] in OWN_BUDGETS
+        units = pending.get(r["id"]) or []
+        if own and not units:
             continue
-        units = pending.get(r["experiment"]) or []
-        before = "; not run yet at any budget" if res is None else \
-            f"; at the {r['budget']} budget: {r['verdict']} ({r['why']})"
+        prior = before_rows.get(r["id"]) if own else (r if res is not None else None)
+        if prior is not None and prior["verdict"] == "not run yet":
+            prior = None
+        before = "; not run yet at any budget" if prior is None else \
+            f"; at the {prior['budget']} budget: {prior['verdict']} ({prior['why']})"
         names = ", ".join(units[:4]) + (f" and {len(units) - 4} more" if len(units) > 4 else "")
-        r["earlier"] = None if res is None else {"budget": r["budget"], "verdict": r["verdict"]}
+        r["earlier"] = None if prior is None else {"budget": prior["budget"], "verdict": prior["verdict"]}
         r.update(verdict="pending", why=(f"waits for the paper budget's unit(s) {names} (`edgefer units`)"
                                          if units else "the paper budget's units are done: run `edgefer units` "
                                          "again to write the result file") + before,
@@ -423,6 +430,8 @@ def _header(name: str, res: dict) -> list[str]:
             f"Command: `{res['command']}`", "",
             f"Budget: **{b['name']}**: {b.get('note', '')} (seed {res.get('seed')}, device {res.get('device')}).", "",
             *([_training_line(res)] if res.get("training") else []),
+            *([f"Partial: the units {', '.join(res['units_pending'])} are pending; what follows covers the units "
+               "done, and the claims that wait for the others say so.", ""] if res.get("units_pending") else []),
             f"Provenance: commit `{prov.get('commit')}`, {m.get('cpu')} ({m.get('cores')} cores, "
             f"{m.get('torch_threads')} torch threads, CUDA {m.get('cuda')}), torch {m.get('torch')}, {prov.get('time')}.",
             ""]
@@ -551,7 +560,7 @@ def render(results: dict, results_dir, report_path, unit_status: dict | None = N
              "## Claims", "",
              "| # | claim | paper | ours | budget | command | verdict |", "|---|---|---|---|---|---|---|"]
     unit_status = unit_status or _unit_status(rdir)
-    rows = claims(results, _pending(unit_status))
+    rows = claims(results, _pending(unit_status), load_results(rdir / DEFAULT_BUDGET))
     full = load_results(rdir / "full")  # the paper's setting on a GPU, kept beside the paper budget
     rows += [{**c, "id": f"{c['id']} (full)"} for c in claims(full) if c["verdict"] != "not run yet"]
     for c in rows:
@@ -590,8 +599,11 @@ def render(results: dict, results_dir, report_path, unit_status: dict | None = N
 
 
 def _pending(unit_status: dict) -> dict:
-    """``{experiment: [pending unit, ...]}`` from :func:`_unit_status`, as :func:`claims` takes it."""
-    return {e: v["pending"] for e, v in unit_status["experiments"].items()}
+    """``{claim id: [pending unit it needs, ...]}`` from :func:`_unit_status`, as :func:`claims` takes it."""
+    from edgefer.experiments.units import claim_units
+    left = {u for v in unit_status["experiments"].values() for u in v["pending"]}
+    need = claim_units("paper", unit_status["edge_model"] or "edgecnn")
+    return {cid: [u for u in names if u in left] for cid, names in need.items()}
 
 
 def _unit_status(rdir: Path) -> dict:
@@ -663,23 +675,30 @@ def _section_fig5_units(res, rdir, report_dir) -> list[str]:
 
 
 def _section_cv_units(res, rdir, report_dir) -> list[str]:
-    s, d = res["summary"], res["data"]
+    s, d, p = res["summary"], res["data"], _pct(res["paper"].get("accuracy"))
     lines = ["| protocol | accuracy | macro-F1 | images | paper |", "|---|---|---|---|---|",
              f"| 3-fold CV, identical images kept in one fold | {_pct(s['cv_accuracy_mean'])} ± "
-             f"{_pct(s['cv_accuracy_std'])} | {_pct(s['cv_macro_f1_mean'])} | {d['n_pooled']:,} pooled | "
-             f"{_pct(res['paper'].get('accuracy'))} |",
-             f"| 3-fold CV, plain random folds | {_pct(s['random_cv_accuracy_mean'])} ± "
-             f"{_pct(s['random_cv_accuracy_std'])} | {_pct(res['random_cv']['macro_f1_mean'])} | "
-             f"{d['n_pooled']:,} pooled | {_pct(res['paper'].get('accuracy'))} |",
-             f"| standard: Training → PrivateTest | {_pct(s['standard_test_accuracy'])} | "
-             f"{_pct(s['standard_test_macro_f1'])} | {d['n']['train']:,} train, {d['n']['test']:,} test | – |",
-             f"| standard, PrivateTest without twins | {_pct(s['standard_test_accuracy_without_twins'])} | – | "
-             f"{d['n']['test'] - d['test_with_twin_in_training']:,} test | – |", "",
-             f"Random folds minus grouped folds: {100 * s['random_minus_grouped']:+.2f} points, what FER-2013's "
-             "groups of identical images add to the paper's kind of cross-validation.", "",
-             "| folds | fold | net | accuracy | macro-F1 | train | test | iterations |", "|---|---|---|---|---|---|---|---|"]
-    for kind, cv in (("grouped", res["cv"]), ("random", res["random_cv"])):
-        for f in cv["per_fold"]:
+             f"{_pct(s['cv_accuracy_std'])} | {_pct(s['cv_macro_f1_mean'])} | {d['n_pooled']:,} pooled | {p} |"]
+    if "random_cv" in res:
+        lines.append(f"| 3-fold CV, plain random folds | {_pct(s['random_cv_accuracy_mean'])} ± "
+                     f"{_pct(s['random_cv_accuracy_std'])} | {_pct(res['random_cv']['macro_f1_mean'])} | "
+                     f"{d['n_pooled']:,} pooled | {p} |")
+    else:
+        lines.append(f"| 3-fold CV, plain random folds | pending | – | {d['n_pooled']:,} pooled | {p} |")
+    if "standard" in res:
+        lines += [f"| standard: Training → PrivateTest | {_pct(s['standard_test_accuracy'])} | "
+                  f"{_pct(s['standard_test_macro_f1'])} | {d['n']['train']:,} train, {d['n']['test']:,} test | – |",
+                  f"| standard, PrivateTest without twins | {_pct(s['standard_test_accuracy_without_twins'])} | – | "
+                  f"{d['n']['test'] - d['test_with_twin_in_training']:,} test | – |"]
+    else:
+        lines.append("| standard: Training → PrivateTest | pending | – | – | – |")
+    lines.append("")
+    if "random_cv" in res:
+        lines += [f"Random folds minus grouped folds: {100 * s['random_minus_grouped']:+.2f} points, what FER-2013's "
+                  "groups of identical images add to the paper's kind of cross-validation.", ""]
+    lines += ["| folds | fold | net | accuracy | macro-F1 | train | test | iterations |", "|---|---|---|---|---|---|---|---|"]
+    for kind, key in (("grouped", "cv"), ("random", "random_cv")):
+        for f in res.get(key, {}).get("per_fold", []):
             lines.append(f"| {kind} | {f['fold']} | {f['model']} ({f['input_size']}x{f['input_size']}) | "
                          f"{_pct(f['accuracy'])} | {_pct(f['macro_f1'])} | {f['n_train']:,} | {f['n_test']:,} | "
                          f"{_num(f['iterations'])} |")
@@ -704,7 +723,7 @@ def write_report(results="results", out="REPORT.md", readme=None) -> Path:
         i, j = text.find(start), text.find(end)
         if i < 0 or j < i:
             raise ValueError(f"{readme}: no claims table to update (the lines {start} and {end} mark it)")
-        table = readme_table(claims(found, _pending(status)))
+        table = readme_table(claims(found, _pending(status), load_results(results_dir / DEFAULT_BUDGET)))
         atomic_write_text(readme, text[:i + len(start)] + "\n" + table + text[j:])
     return path
 

@@ -114,11 +114,36 @@ def list_units(budget_name: str, edge_model: str) -> list[Unit]:
     units += [Unit(f"fig6-{m}-ce", "fig6", m, loss="ce") for m in CE_CONTRAST]
     units += [Unit(f"rcv-fold{f}", "rcv", edge_model, fold=f) for f in (1, 2, 3)]
     b = budget_for("ablation", budget_name)
-    for seed in b.seeds:
-        for v in variants(b):
+    # variant by variant (each over its seeds), so that each claim of the ablation gets its
+    # verdict as soon as its own runs are done, not only after the last seed of every variant
+    for v in variants(b):
+        for seed in b.seeds:
             units.append(Unit(f"ablation-s{seed}-{v['name']}", "ablation", v["model"], seed=seed,
                               variant=v["name"]))
     return units
+
+
+ABLATION_CLAIMS = {"C9": ("fusion_none",), "C10": ("loss_ce", "loss_mse"), "C11": ("input_96", "input_48"),
+                   "C12": ("no_equalize",), "C13": ("pool_stride",)}
+"""Ablation claims -> the variant each compares with the base (whichever of the names the budget has)."""
+
+
+def claim_units(budget_name: str, edge_model: str) -> dict[str, list[str]]:
+    """REPORT.md's claim id -> the units of the budget its verdict needs (in run order).
+
+    C1-C4 need Fig. 5 (every model), C5 Table 1, C6a the grouped folds (fold 1 is Fig. 5's edge
+    CNN), C6b those and the random folds, C7 the mix's sizes (any one Fig. 6 unit; the edge CNN's),
+    C8 all of Fig. 6, and C9-C13 the ablation's base and the claim's variant, every seed."""
+    units = list_units(budget_name, edge_model)
+    of = lambda keep: [u.name for u in units if keep(u)]  # noqa: E731
+    fig5 = of(lambda u: u.kind == "fig5")
+    grouped = [f"fig5-{edge_model}", *of(lambda u: u.kind == "cv")]
+    need = {**{c: fig5 for c in ("C1a", "C1b", "C2", "C3", "C4")}, "C5": of(lambda u: u.kind == "table1"),
+            "C6a": grouped, "C6b": grouped + of(lambda u: u.kind == "rcv"), "C7": [f"fig6-{edge_model}"],
+            "C8": of(lambda u: u.kind == "fig6")}
+    for cid, names in ABLATION_CLAIMS.items():
+        need[cid] = of(lambda u: u.kind == "ablation" and u.variant in ("base", *names))
+    return need
 
 
 def _precision(budget, run: Path | None = None) -> str:
@@ -200,13 +225,14 @@ def _minutes(unit: Unit, budget_name: str, sizes, speed: dict) -> float:
 
 def _extend_plan(path: Path, budget_name: str) -> dict:
     """The plan in ``path``, with the units :func:`list_units` has and it lacks added in their
-    place (estimated from the plan's own timings and data sizes) and the file rewritten."""
+    place (estimated from the plan's own timings and data sizes), every unit in :func:`list_units`'
+    order, and the file rewritten when that changed anything."""
     from edgefer.results import write_json
     plan = json.loads(path.read_text())
     units = list_units(budget_name, plan["edge_model"])
     have = {u["name"]: u for u in plan["units"]}
-    if all(u.name in have for u in units):
-        return plan
+    if [u["name"] for u in plan["units"]][:len(units)] == [u.name for u in units]:
+        return plan  # every unit, in the order they run
     d = plan["data"]
     sizes = (d["pooled"], d["training"], d["fig6_mix"])
     listed = {u.name for u in units}
@@ -609,22 +635,35 @@ def status(budget_name: str = "paper", *, out="results") -> dict:
 
 
 def aggregate(budget_name: str = "paper", *, out="results") -> dict[str, Path]:
-    """Write ``<out>/<experiment>.json`` for each experiment whose units are all done; returns
-    the files written. A result file of another budget in its place is first moved to
-    ``<out>/<its budget>/<experiment>.json``, so nothing earlier is lost."""
+    """Write ``<out>/<experiment>.json`` for each experiment whose units are all done, or done far
+    enough for a claim (:func:`least_units`: CV's grouped folds, Fig. 6's edge CNN, the ablation's
+    base), its ``units_pending`` naming the rest; returns the files written. A result file of
+    another budget in its place is first moved to ``<out>/<its budget>/<experiment>.json``, so
+    nothing earlier is lost."""
     plan, recs = load_units(budget_name, out=out)
     if plan is None:
         return {}
     st = status(budget_name, out=out)["experiments"]
+    least = least_units(budget_name, plan["edge_model"])
     written = {}
     builders = {"table1": _agg_table1, "fig5": _agg_fig5, "cv": _agg_cv, "fig6": _agg_fig6,
                 "ablation": _agg_ablation}
     for exp, build in builders.items():
-        if st.get(exp, {}).get("pending") or not st.get(exp, {}).get("done"):
+        done, pending = st.get(exp, {}).get("done", []), st.get(exp, {}).get("pending", [])
+        if not done or (pending and not set(least.get(exp, [None])) <= set(recs)):
             continue
-        result = build(budget_name, plan, {n: recs[n] for n in st[exp]["done"]}, Path(out))
+        result = build(budget_name, plan, {n: recs[n] for n in done}, Path(out))
+        result["units_pending"] = pending
         written[exp] = _write_aggregate(Path(out), exp, budget_name, plan, result)
     return written
+
+
+def least_units(budget_name: str, edge_model: str) -> dict[str, list[str]]:
+    """Experiment -> the units after which it gets a result file while others are pending: CV's
+    grouped folds (C6a), Fig. 6's edge CNN (C7: the mix's sizes), the ablation's base over every
+    seed. Table 1 and Fig. 5 are written only complete."""
+    need = claim_units(budget_name, edge_model)
+    return {"cv": need["C6a"], "fig6": need["C7"], "ablation": [n for n in need["C9"] if n.endswith("-base")]}
 
 
 def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: dict) -> Path:
@@ -743,26 +782,32 @@ def _agg_cv(budget_name, plan, recs, out) -> dict:
     fig5_fold1 = json.loads(result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).read_text()) \
         if result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).exists() else None
     grouped = ([fig5_fold1] if fig5_fold1 else []) + [recs[f"cv-fold{f}"] for f in (2, 3)]
-    random = [recs[f"rcv-fold{f}"] for f in (1, 2, 3)]
-    std = recs["cv-standard"]
-    g, r = _cv_stats(grouped), _cv_stats(random)
+    # random folds and the standard protocol join the file once all their units are done
+    random = [recs[f"rcv-fold{f}"] for f in (1, 2, 3)] if all(f"rcv-fold{f}" in recs for f in (1, 2, 3)) else []
+    std = recs.get("cv-standard")
+    g = _cv_stats(grouped)
     summary = {"cv_accuracy_mean": g["accuracy_mean"], "cv_accuracy_std": g["accuracy_std"],
-               "cv_macro_f1_mean": g["macro_f1_mean"], "complete_grouped": len(grouped) == FOLDS,
-               "random_cv_accuracy_mean": r["accuracy_mean"], "random_cv_accuracy_std": r["accuracy_std"],
-               "random_minus_grouped": r["accuracy_mean"] - g["accuracy_mean"],
-               "standard_test_accuracy": std["test"]["accuracy"],
-               "standard_test_accuracy_without_twins": std["test"]["accuracy_without_twins"],
-               "standard_test_macro_f1": std["test"]["macro_f1"]}
+               "cv_macro_f1_mean": g["macro_f1_mean"], "complete_grouped": len(grouped) == FOLDS}
+    result = {"folds": FOLDS, "training": grouped[-1]["config"], "summary": summary, "cv": g,
+              "split": {"cv": "3 folds over train+publictest+privatetest pooled (grouped and random)",
+                        "standard": "train -> publictest (epoch choice) -> privatetest"}}
+    data = {"n_pooled": grouped[0]["n_pool"]}
+    if random:
+        r = _cv_stats(random)
+        summary.update(random_cv_accuracy_mean=r["accuracy_mean"], random_cv_accuracy_std=r["accuracy_std"],
+                       random_minus_grouped=r["accuracy_mean"] - g["accuracy_mean"])
+        result["random_cv"] = r
+    if std is not None:
+        summary.update(standard_test_accuracy=std["test"]["accuracy"],
+                       standard_test_accuracy_without_twins=std["test"]["accuracy_without_twins"],
+                       standard_test_macro_f1=std["test"]["macro_f1"])
+        data.update(n=std["n"], test_with_twin_in_training=std["test_with_twin_in_training"])
+        result.update(training=std["config"],
+                      standard={k: v for k, v in std.items() if k not in ("budget", "provenance")})
     units = dict(recs)
     if fig5_fold1:
         units[fig5_fold1["unit"]] = fig5_fold1
-    data = {"n_pooled": grouped[0]["n_pool"] if grouped else random[0]["n_pool"], "n": std["n"],
-            "test_with_twin_in_training": std["test_with_twin_in_training"]}
-    return {"folds": FOLDS, "training": std["config"], "data": data, "summary": summary,
-            "cv": g, "random_cv": r, "standard": {k: v for k, v in std.items() if k not in ("budget", "provenance")},
-            "split": {"cv": "3 folds over train+publictest+privatetest pooled (grouped and random)",
-                      "standard": "train -> publictest (epoch choice) -> privatetest"},
-            "_units": units}
+    return {**result, "data": data, "_units": units}
 
 
 def _agg_fig6(budget_name, plan, recs, out) -> dict:
@@ -791,6 +836,9 @@ def _agg_ablation(budget_name, plan, recs, out) -> dict:
     by: dict[str, dict] = {}
     for r in recs.values():
         by.setdefault(r["variant"], {})[r["seed"]] = r
+    seeds_all = set(budget_for("ablation", budget_name).seeds)
+    by = {v: seeds for v, seeds in by.items() if set(seeds) == seeds_all}  # a variant joins with all its seeds
+    recs = {n: r for n, r in recs.items() if r["variant"] in by}
     base = by["base"]
     summary = {}
     for name, seeds in by.items():

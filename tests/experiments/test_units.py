@@ -63,6 +63,8 @@ def test_list_units_order_and_edge_net():
     assert names[10:13] == ["fig6-rcnn", "fig6-frrcnn", "fig6-rcnn-ce"]
     assert names[13:16] == ["rcv-fold1", "rcv-fold2", "rcv-fold3"]
     assert names[16] == "ablation-s0-base" and "ablation-s1-loss_ce" in names  # base is the paper's MSE
+    # the ablation runs variant by variant, every seed of one before the next variant
+    assert names[16:19] == ["ablation-s0-base", "ablation-s1-base", "ablation-s0-fusion_none"]
     assert [u.loss for u in all_units if u.loss] == ["ce", "ce"]  # only the R-CNN extras change the loss
     small = [u.name for u in units.list_units("paper", "edgecnn48")]
     assert small[1:5] == ["fig5-edgecnn48", "fig5-rcnn", "fig5-frrcnn", "fig5-rcnn-ce"]
@@ -232,6 +234,39 @@ def test_report_names_pending_units(data_root, tmp_path):
     readme.write_text("# No table here\n")
     with pytest.raises(ValueError, match="README.md: no claims table"):
         write_report(out, tmp_path / "REPORT.md", readme=readme)
+
+
+def test_claims_get_verdicts_as_their_own_units_finish(data_root, tmp_path):
+    """CV's grouped folds give C6a its verdict before the random folds run, Fig. 6's edge CNN
+    gives C7 (the mix's sizes) before the contrast models run; the result files say which units
+    are pending, the claims that wait name them, and a smaller budget's file moved aside still
+    gives its verdict in brackets."""
+    out = tmp_path / "results"
+    plan = units.make_plan("paper", out=out, data_root=data_root, repeats=1)
+    edge = plan["edge_model"]
+    first = [f"fig5-{edge}", "cv-fold2", "cv-fold3", f"fig6-{edge}"]
+    units.run_units("paper", out=out, data_root=data_root, only=first, commit=False)
+    assert units.aggregate("paper", out=out).keys() == {"cv", "fig6"}  # fig5 waits for its contrast models
+    cv = json.loads((out / "cv.json").read_text())
+    assert [f["fold"] for f in cv["cv"]["per_fold"]] == [1, 2, 3] and "random_cv" not in cv
+    assert cv["units_pending"] == ["cv-standard", "rcv-fold1", "rcv-fold2", "rcv-fold3"]
+    fig6 = json.loads((out / "fig6.json").read_text())
+    assert list(fig6["summary"]) == [edge] and fig6["units_pending"] == ["fig6-rcnn", "fig6-frrcnn", "fig6-rcnn-ce"]
+    # a reduced-budget CV file, as an earlier run left it, moved aside by the next aggregation
+    (out / "reduced").mkdir()
+    (out / "reduced" / "cv.json").write_text(json.dumps({**cv, "budget": {**cv["budget"], "name": "reduced"},
+                                                          "units_pending": []}))
+    text = write_report(out, tmp_path / "REPORT.md").read_text()
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| C")}
+    assert "pending" not in rows["C6a"] and "| paper |" in rows["C6a"]
+    assert "**pending**: waits for the paper budget's unit(s) rcv-fold1, rcv-fold2, rcv-fold3" in rows["C6b"]
+    assert "at the reduced budget: not testable as stated" in rows["C6b"]
+    assert "pending" not in rows["C7"] and "| paper |" in rows["C7"]
+    assert "waits for the paper budget's unit(s) fig6-rcnn, fig6-frrcnn, fig6-rcnn-ce" in rows["C8"]
+    assert "waits for the paper budget's unit(s) ablation-s0-base, ablation-s1-base, ablation-s0-fusion_none, " \
+           "ablation-s1-fusion_none" in rows["C9"]
+    assert "Partial: the units cv-standard, rcv-fold1, rcv-fold2, rcv-fold3 are pending" in text
+    assert "| 3-fold CV, plain random folds | pending |" in text
 
 
 def test_unknown_unit_is_refused(data_root, tmp_path):
