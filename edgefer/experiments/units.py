@@ -713,8 +713,30 @@ def _agg_table1(budget_name, plan, recs, out) -> dict:
     speedup = {c: {"train": round(rows[c]["train_ms_per_batch"] / rows[edge]["train_ms_per_batch"], 3),
                    "test": round(rows[c]["infer_ms_per_batch"] / rows[edge]["infer_ms_per_batch"], 3)}
                for c in CONTRAST}
-    return {"batch": r["batch"], "models": rows, "speedup_vs_edge": speedup, "measured_on": r["provenance"]["machine"],
-            "split": {}, "data": {"inputs": "random tensors (timing only)"}, "_units": recs}
+    result = {"batch": r["batch"], "models": rows, "speedup_vs_edge": speedup,
+              "measured_on": r["provenance"]["machine"], "split": {},
+              "data": {"inputs": "random tensors (timing only)"}, "_units": recs}
+    real = _fig5_wall_per_iteration(out, budget_name, [edge, *CONTRAST], r["provenance"]["machine"])
+    if edge in real and all(c in real for c in CONTRAST):
+        result["fig5_units_ms_per_iteration"] = real
+        result["fig5_units_speedup_vs_edge"] = {c: round(real[c] / real[edge], 3) for c in CONTRAST}
+    return result
+
+
+def _fig5_wall_per_iteration(out: Path, budget_name: str, models: list[str], machine: dict) -> dict[str, float]:
+    """Wall milliseconds per training iteration of the Fig. 5 units (their whole run: training,
+    the per-epoch curves and the final scoring) of these models that ran on the same kind of
+    machine as Table 1 (CPU name, cores and SIMD): its per-batch timing checked against real
+    training."""
+    kind = lambda m: (m.get("cpu"), m.get("cores"), tuple(m.get("simd") or ()))  # noqa: E731
+    ms = {}
+    for m in models:
+        p = result_path(out, budget_name, Unit(f"fig5-{m}", "fig5", m))
+        if p.exists():
+            u = json.loads(p.read_text())
+            if kind(u["provenance"]["machine"]) == kind(machine) and u.get("iterations"):
+                ms[m] = round(1000 * u["time"]["wall_seconds"] / u["iterations"], 1)
+    return ms
 
 
 def model_key(rec: dict) -> str:
@@ -739,8 +761,9 @@ def _agg_fig5(budget_name, plan, recs, out) -> dict:
     for m, r in models.items():
         c = r["curves"]
         tc, hc = c["train_sample_convergence"], c["heldout_sample_convergence"]
-        summary[m] = {"test_accuracy": r["heldout"]["accuracy"], "test_macro_f1": r["heldout"]["macro_f1"],
-                      "loss": r["config"]["loss"], "one_class_share": one_class_share(r["heldout"]["confusion"]),
+        summary[m] = {"model": r["model"], "test_accuracy": r["heldout"]["accuracy"],
+                      "test_macro_f1": r["heldout"]["macro_f1"], "loss": r["config"]["loss"],
+                      "one_class_share": one_class_share(r["heldout"]["confusion"]),
                       "train_accuracy": r["train_sample_accuracy"], "iterations": r["iterations"],
                       "input_size": r["input_size"],
                       # Fig. 5 plots training-set accuracy: its convergence is read on that curve
@@ -813,7 +836,8 @@ def _agg_cv(budget_name, plan, recs, out) -> dict:
 def _agg_fig6(budget_name, plan, recs, out) -> dict:
     from edgefer.evaluate.plots import plot_curves
     models = {model_key(r): r for r in recs.values()}
-    summary = {m: {"test_accuracy": r["final"]["accuracy"], "test_macro_f1": r["final"]["macro_f1"],
+    summary = {m: {"model": r["model"], "test_accuracy": r["final"]["accuracy"],
+                   "test_macro_f1": r["final"]["macro_f1"],
                    "loss": r["config"]["loss"], "one_class_share": one_class_share(r["final"].get("confusion")),
                    "test_accuracy_per_source": {s: v["accuracy"] for s, v in r["final"]["per_source"].items()},
                    "test_macro_f1_per_source": {s: v["macro_f1"] for s, v in r["final"]["per_source"].items()},

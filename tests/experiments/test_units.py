@@ -189,6 +189,12 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     assert sum(f["n_test"] for f in cv["cv"]["per_fold"]) == cv["data"]["n_pooled"]
     abl = json.loads((out / "ablation.json").read_text())
     assert abl["summary"]["base"]["seeds"] == [0, 1] and abl["summary"]["base"]["loss"] == "mse"
+    assert "units_pending" not in abl or abl["units_pending"] == []
+    # Table 1's ratios checked against real training: the Fig. 5 units' wall time per iteration
+    t1 = json.loads((out / "table1.json").read_text())
+    ms, edge = t1["fig5_units_ms_per_iteration"], t1["edge_model"]
+    assert set(ms) == {edge, "rcnn", "frrcnn"} and all(v > 0 for v in ms.values())
+    assert t1["fig5_units_speedup_vs_edge"] == {c: round(ms[c] / ms[edge], 3) for c in ("rcnn", "frrcnn")}
     text = write_report(out, repo / "REPORT.md").read_text()
     claims = text.split("## Claims")[1].split("\n## ")[0]
     assert "**pending**" not in claims
@@ -203,6 +209,8 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     assert "## Units of the paper budget" in text and "| fig5-rcnn | rcnn (48x48, fp32, MSE) |" in text
     assert "| fig5-rcnn-ce | rcnn (48x48, fp32, CE) |" in text
     assert "Random folds minus grouped folds" in text
+    assert "the Fig. 5 units' wall time per iteration on the same kind of machine gives rcnn" in \
+        next(r for r in claims.splitlines() if r.startswith("| C5 |"))
 
 
 def test_report_names_pending_units(data_root, tmp_path):
