@@ -556,9 +556,10 @@ SECTIONS = {"fig5": _section_fig5, "table1": _section_table1, "cv": _section_cv,
             "ablation": _section_ablation}
 
 
-def render(results: dict, results_dir, report_path, unit_status: dict | None = None) -> str:
-    """The Markdown text of the report (``unit_status``: :func:`_unit_status` of ``results_dir``
-    when the caller has it already)."""
+def render(results: dict, results_dir, report_path, unit_status: dict | None = None,
+           earlier: dict | None = None) -> str:
+    """The Markdown text of the report (``unit_status``: :func:`_unit_status` of ``results_dir``,
+    ``earlier``: :func:`load_results` of its smaller budget's folder, when the caller has them)."""
     rdir = Path(results_dir)
     report_dir = Path(report_path).resolve().parent
     rdir_abs = rdir.resolve()
@@ -569,7 +570,8 @@ def render(results: dict, results_dir, report_path, unit_status: dict | None = N
              "## Claims", "",
              "| # | claim | paper | ours | budget | command | verdict |", "|---|---|---|---|---|---|---|"]
     unit_status = unit_status or _unit_status(rdir)
-    rows = claims(results, _pending(unit_status), load_results(rdir / DEFAULT_BUDGET))
+    earlier = load_results(rdir / DEFAULT_BUDGET) if earlier is None else earlier
+    rows = claims(results, _pending(unit_status), earlier)
     full = load_results(rdir / "full")  # the paper's setting on a GPU, kept beside the paper budget
     rows += [{**c, "id": f"{c['id']} (full)"} for c in claims(full) if c["verdict"] != "not run yet"]
     for c in rows:
@@ -724,7 +726,8 @@ def write_report(results="results", out="REPORT.md", readme=None) -> Path:
     from edgefer.io import atomic_write_text
     results_dir = Path(results)
     found, status = load_results(results_dir), _unit_status(results_dir)
-    path = atomic_write_text(out, render(found, results_dir, out, status))
+    earlier = load_results(results_dir / DEFAULT_BUDGET)
+    path = atomic_write_text(out, render(found, results_dir, out, status, earlier))
     if readme is not None:
         readme = Path(readme)
         text = readme.read_text(encoding="utf-8")
@@ -732,7 +735,7 @@ def write_report(results="results", out="REPORT.md", readme=None) -> Path:
         i, j = text.find(start), text.find(end)
         if i < 0 or j < i:
             raise ValueError(f"{readme}: no claims table to update (the lines {start} and {end} mark it)")
-        table = readme_table(claims(found, _pending(status), load_results(results_dir / DEFAULT_BUDGET)))
+        table = readme_table(claims(found, _pending(status), earlier))
         atomic_write_text(readme, text[:i + len(start)] + "\n" + table + text[j:])
     return path
 

@@ -646,13 +646,15 @@ def aggregate(budget_name: str = "paper", *, out="results") -> dict[str, Path]:
     st = status(budget_name, out=out)["experiments"]
     least = least_units(budget_name, plan["edge_model"])
     written = {}
+    # each builder gets its experiment's unit records and all of them (CV's fold 1 is Fig. 5's
+    # edge CNN run; Table 1 compares with the Fig. 5 units' wall time)
     builders = {"table1": _agg_table1, "fig5": _agg_fig5, "cv": _agg_cv, "fig6": _agg_fig6,
                 "ablation": _agg_ablation}
     for exp, build in builders.items():
         done, pending = st.get(exp, {}).get("done", []), st.get(exp, {}).get("pending", [])
-        if not done or (pending and not set(least.get(exp, [None])) <= set(recs)):
+        if not done or (pending and (exp not in least or not set(least[exp]) <= set(recs))):
             continue
-        result = build(budget_name, plan, {n: recs[n] for n in done}, Path(out))
+        result = build(budget_name, plan, {n: recs[n] for n in done}, Path(out), recs)
         result["units_pending"] = pending
         written[exp] = _write_aggregate(Path(out), exp, budget_name, plan, result)
     return written
@@ -697,7 +699,7 @@ def _same_but_provenance(old: dict, new: dict) -> bool:
     return strip(old) == strip(new)
 
 
-def _agg_table1(budget_name, plan, recs, out) -> dict:
+def _agg_table1(budget_name, plan, recs, out, every) -> dict:
     r = recs["table1"]
     p = r["precision"]
     rows = {m: {**v[p], "fp32_train_ms_per_batch": v["fp32"]["train_ms_per_batch"],
@@ -716,14 +718,14 @@ def _agg_table1(budget_name, plan, recs, out) -> dict:
     result = {"batch": r["batch"], "models": rows, "speedup_vs_edge": speedup,
               "measured_on": r["provenance"]["machine"], "split": {},
               "data": {"inputs": "random tensors (timing only)"}, "_units": recs}
-    real = _fig5_wall_per_iteration(out, budget_name, [edge, *CONTRAST], r["provenance"]["machine"])
+    real = _fig5_wall_per_iteration(every, [edge, *CONTRAST], r["provenance"]["machine"])
     if edge in real and all(c in real for c in CONTRAST):
         result["fig5_units_ms_per_iteration"] = real
         result["fig5_units_speedup_vs_edge"] = {c: round(real[c] / real[edge], 3) for c in CONTRAST}
     return result
 
 
-def _fig5_wall_per_iteration(out: Path, budget_name: str, models: list[str], machine: dict) -> dict[str, float]:
+def _fig5_wall_per_iteration(every: dict, models: list[str], machine: dict) -> dict[str, float]:
     """Wall milliseconds per training iteration of the Fig. 5 units (their whole run: training,
     the per-epoch curves and the final scoring) of these models that ran on the same kind of
     machine as Table 1 (CPU name, cores and SIMD): its per-batch timing checked against real
@@ -731,11 +733,9 @@ def _fig5_wall_per_iteration(out: Path, budget_name: str, models: list[str], mac
     kind = lambda m: (m.get("cpu"), m.get("cores"), tuple(m.get("simd") or ()))  # noqa: E731
     ms = {}
     for m in models:
-        p = result_path(out, budget_name, Unit(f"fig5-{m}", "fig5", m))
-        if p.exists():
-            u = json.loads(p.read_text())
-            if kind(u["provenance"]["machine"]) == kind(machine) and u.get("iterations"):
-                ms[m] = round(1000 * u["time"]["wall_seconds"] / u["iterations"], 1)
+        u = every.get(f"fig5-{m}")
+        if u is not None and kind(u["provenance"]["machine"]) == kind(machine) and u.get("iterations"):
+            ms[m] = round(1000 * u["time"]["wall_seconds"] / u["iterations"], 1)
     return ms
 
 
@@ -754,7 +754,7 @@ def one_class_share(confusion) -> float | None:
     return round(float(cols.max() / cols.sum()), 4) if cols.sum() else None
 
 
-def _agg_fig5(budget_name, plan, recs, out) -> dict:
+def _agg_fig5(budget_name, plan, recs, out, every) -> dict:
     from edgefer.evaluate.plots import plot_curves
     models = {model_key(r): r for r in recs.values()}
     summary = {}
@@ -800,10 +800,8 @@ def _cv_stats(folds: list[dict]) -> dict:
                           "model": f["model"], "input_size": f["input_size"]} for f in folds]}
 
 
-def _agg_cv(budget_name, plan, recs, out) -> dict:
-    edge = plan["edge_model"]
-    fig5_fold1 = json.loads(result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).read_text()) \
-        if result_path(out, budget_name, Unit(f"fig5-{edge}", "fig5")).exists() else None
+def _agg_cv(budget_name, plan, recs, out, every) -> dict:
+    fig5_fold1 = every.get(f"fig5-{plan['edge_model']}")
     grouped = ([fig5_fold1] if fig5_fold1 else []) + [recs[f"cv-fold{f}"] for f in (2, 3)]
     # random folds and the standard protocol join the file once all their units are done
     random = [recs[f"rcv-fold{f}"] for f in (1, 2, 3)] if all(f"rcv-fold{f}" in recs for f in (1, 2, 3)) else []
@@ -833,7 +831,7 @@ def _agg_cv(budget_name, plan, recs, out) -> dict:
     return {**result, "data": data, "_units": units}
 
 
-def _agg_fig6(budget_name, plan, recs, out) -> dict:
+def _agg_fig6(budget_name, plan, recs, out, every) -> dict:
     from edgefer.evaluate.plots import plot_curves
     models = {model_key(r): r for r in recs.values()}
     summary = {m: {"model": r["model"], "test_accuracy": r["final"]["accuracy"],
@@ -856,7 +854,7 @@ def _agg_fig6(budget_name, plan, recs, out) -> dict:
             "plots": plots, "_units": recs}
 
 
-def _agg_ablation(budget_name, plan, recs, out) -> dict:
+def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
     by: dict[str, dict] = {}
     for r in recs.values():
         by.setdefault(r["variant"], {})[r["seed"]] = r
