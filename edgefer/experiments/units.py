@@ -245,6 +245,33 @@ def _extend_plan(path: Path, budget_name: str) -> dict:
     return plan
 
 
+def machine_kind(machine: dict) -> tuple:
+    """What makes two machines time alike: CPU name, cores and SIMD extensions."""
+    return machine.get("cpu"), machine.get("cores"), tuple(machine.get("simd") or ())
+
+
+def speed_factor(plan: dict, budget_name: str = "paper", *, repeats: int = 3) -> tuple[float, str]:
+    """(this machine's time over the plan's machine's, a sentence saying so) for the plan's estimates.
+
+    1.0 on the kind of machine that made the plan. Elsewhere the plan's edge CNN is timed here for
+    a few training batches, in the plan's precision, against the plan's own timing of it: the
+    plan's estimates stay as they are (every unit's file keeps its own machine and wall hours), and
+    the runner scales them by this factor to decide which units fit in ``--hours``."""
+    from edgefer.bench import model_speed
+    from edgefer.results import machine
+    here = machine()
+    there = plan["provenance"]["machine"]
+    if machine_kind(here) == machine_kind(there):
+        return 1.0, f"estimates from this kind of machine ({there['cpu']})"
+    b5 = budget_for("fig5", budget_name)
+    m = plan["edge_model"]
+    s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=plan["precision"])
+    ms = s["train_ms_per_batch"] * b5.batch_size / b5.bench_batch
+    factor = round(ms / plan["ms_per_batch"][m]["train_ms_per_batch"], 2)
+    return factor, (f"estimates x{factor:g} on this {here['cpu']}: {m} trains a batch in {ms:.1f} ms here, "
+                    f"{plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's {there['cpu']}")
+
+
 def plan_for(budget_name: str = "paper", *, out="results", data_root=None) -> dict:
     """:func:`make_plan`, under the lock of heavy jobs only when the models must be timed (no plan
     yet): with a plan on disk it neither times nor waits for a running unit."""
@@ -572,7 +599,6 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
     if commit and budget_name == "paper":
         commit_file(unit_dir(out, budget_name) / PLAN, f"{budget_name} budget: plan (edge CNN "
                     f"{plan['edge_model']}, unit estimates on {plan['provenance']['machine']['cpu']})")
-    est = {u["name"]: u["est_minutes"] for u in plan["units"]}
     todo = pending_units(budget_name, out=out, edge_model=plan["edge_model"])
     if only:
         known = {u.name for u in list_units(budget_name, plan["edge_model"])}
@@ -582,9 +608,16 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
         todo = [u for u in todo if u.name in only]
     if experiments:
         todo = [u for u in todo if u.experiment in experiments]
+    factor, why = 1.0, "no unit pending"
+    if todo and device == "cpu":
+        with heavy_lock(f"edgefer units: timing {plan['edge_model']} against the plan"):
+            factor, why = speed_factor(plan, budget_name)
+    elif todo:
+        why = f"estimates from the plan's {plan['provenance']['machine']['cpu']} (not scaled for {device})"
+    est = {u["name"]: round(u["est_minutes"] * factor, 1) for u in plan["units"]}
     say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); precision "
         f"{plan['precision']}; {len(todo)} unit(s) pending, estimated "
-        f"{sum(est.get(u.name, 0) for u in todo) / 60:.1f} h on {plan['provenance']['machine']['cpu']}")
+        f"{sum(est.get(u.name, 0) for u in todo) / 60:.1f} h here ({why})")
     done, t_start = [], time.time()
     for u in todo:
         if max_units is not None and len(done) >= max_units:
@@ -730,11 +763,10 @@ def _fig5_wall_per_iteration(every: dict, models: list[str], machine: dict) -> d
     the per-epoch curves and the final scoring) of these models that ran on the same kind of
     machine as Table 1 (CPU name, cores and SIMD): its per-batch timing checked against real
     training."""
-    kind = lambda m: (m.get("cpu"), m.get("cores"), tuple(m.get("simd") or ()))  # noqa: E731
     ms = {}
     for m in models:
         u = every.get(f"fig5-{m}")
-        if u is not None and kind(u["provenance"]["machine"]) == kind(machine) and u.get("iterations"):
+        if u is not None and machine_kind(u["provenance"]["machine"]) == machine_kind(machine) and u.get("iterations"):
             ms[m] = round(1000 * u["time"]["wall_seconds"] / u["iterations"], 1)
     return ms
 

@@ -277,6 +277,31 @@ def test_claims_get_verdicts_as_their_own_units_finish(data_root, tmp_path):
     assert "| 3-fold CV, plain random folds | pending |" in text
 
 
+def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
+    """A plan made on another kind of machine keeps its estimates, but the runner times the edge
+    CNN here and scales them, so that --hours holds on a slower machine: with the plan's machine
+    a thousand times faster, a unit estimated at 1 minute there no longer fits in 10 hours here."""
+    from edgefer.results import write_json
+    out = tmp_path / "results"
+    plan = units.make_plan("paper", out=out, data_root=data_root, repeats=1)
+    assert units.speed_factor(plan, "paper") == (1.0, f"estimates from this kind of machine "
+                                                      f"({plan['provenance']['machine']['cpu']})")
+    edge = plan["edge_model"]
+    there = {**plan["provenance"]["machine"], "cpu": "Faster CPU"}
+    plan = {**plan, "provenance": {**plan["provenance"], "machine": there},
+            "units": [{**u, "est_minutes": 1.0} for u in plan["units"]]}
+    plan["ms_per_batch"][edge]["train_ms_per_batch"] = 1e-3
+    write_json(units.unit_dir(out, "paper") / units.PLAN, plan)
+    said = []
+    done = units.run_units("paper", out=out, data_root=data_root, hours=10, only=["table1", f"fig5-{edge}"],
+                           commit=False, announce=said.append)
+    assert [r["unit"] for r in done] == ["table1"]  # the first unit always starts
+    assert "on the plan's Faster CPU" in said[0] and "estimates x" in said[0]
+    assert any(s.startswith(f"stop: fig5-{edge} is estimated at") for s in said)
+    # the plan itself is left as it was made
+    assert json.loads((units.unit_dir(out, "paper") / units.PLAN).read_text())["units"][0]["est_minutes"] == 1.0
+
+
 def test_unknown_unit_is_refused(data_root, tmp_path):
     """--only with a name that is no unit fails naming the available ones."""
     with pytest.raises(ValueError, match="unknown unit.*fig5-nope.*available"):
