@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 from edgefer.experiments._common import (
     budget_for, main_loss, fer_parts, load_fer, model_input_size, pixels_for, rel, run_dir,
@@ -29,6 +30,34 @@ from edgefer.experiments._common import (
 log = logging.getLogger(__name__)
 
 NAME = "ablation"
+
+
+class Claim(NamedTuple):
+    """One of the paper's claims the ablation tests: REPORT.md compares run ``a`` with run ``b``
+    (``base``, a variant's name, or an alias the report resolves: ``equalized`` is the base,
+    ``input_96``/``input_48`` is the base where the budget's edge CNN has that size), and the
+    verdict needs the base's runs and those of ``needs`` (whichever of the names the budget has)."""
+    cid: str
+    claim: str
+    paper: str
+    a: str
+    b: str
+    needs: tuple[str, ...]
+
+
+CLAIMS = (
+    Claim("C9", "Superimposing Kirsch edges on every feature map improves accuracy", "the method's core",
+          "base", "fusion_none", ("fusion_none",)),
+    Claim("C10", "The paper's MSE loss is at least as good as cross-entropy", "the paper's choice",
+          "loss_mse", "base", ("loss_ce", "loss_mse")),
+    Claim("C11", "96x96 input is more accurate than FER-2013's native 48x48", "the paper's choice",
+          "input_96", "input_48", ("input_96", "input_48")),
+    Claim("C12", "Histogram equalization improves accuracy", "the paper's preprocessing",
+          "equalized", "no_equalize", ("no_equalize",)),
+    Claim("C13", "Max pooling speeds up training (here against strided convolutions)", "the paper's argument",
+          "base", "pool_stride", ("pool_stride",)),
+)
+"""The ablation's claims, for REPORT.md (what it compares) and the units (which runs it needs)."""
 
 
 def variants(budget) -> list[dict]:

@@ -355,15 +355,9 @@ def _claims(results: dict) -> list[dict]:
                                "its predictions in one class)")
             rows.append(row)
     # --- ablation
-    abl = [("C9", "Superimposing Kirsch edges on every feature map improves accuracy", "the method's core",
-            "base", "fusion_none"),
-           ("C10", "The paper's MSE loss is at least as good as cross-entropy", "the paper's choice",
-            "loss_mse", "base"),
-           ("C11", "96x96 input is more accurate than FER-2013's native 48x48", "the paper's choice",
-            "input_96", "input_48"),
-           ("C12", "Histogram equalization improves accuracy", "the paper's preprocessing",
-            "equalized", "no_equalize")]
-    c13 = ("C13", "Max pooling speeds up training (here against strided convolutions)", "the paper's argument")
+    from edgefer.experiments.ablation import CLAIMS
+    abl = [(c.cid, c.claim, c.paper, c.a, c.b) for c in CLAIMS if c.cid != "C13"]
+    c13 = next((c.cid, c.claim, c.paper) for c in CLAIMS if c.cid == "C13")
     res = results.get("ablation")
     if res is None:
         rows += [_not_run(cid, claim, paper, "ablation") for cid, claim, paper, *_ in abl]

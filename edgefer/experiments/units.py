@@ -123,17 +123,13 @@ def list_units(budget_name: str, edge_model: str) -> list[Unit]:
     return units
 
 
-ABLATION_CLAIMS = {"C9": ("fusion_none",), "C10": ("loss_ce", "loss_mse"), "C11": ("input_96", "input_48"),
-                   "C12": ("no_equalize",), "C13": ("pool_stride",)}
-"""Ablation claims -> the variant each compares with the base (whichever of the names the budget has)."""
-
-
 def claim_units(budget_name: str, edge_model: str) -> dict[str, list[str]]:
     """REPORT.md's claim id -> the units of the budget its verdict needs (in run order).
 
     C1-C4 need Fig. 5 (every model), C5 Table 1, C6a the grouped folds (fold 1 is Fig. 5's edge
     CNN), C6b those and the random folds, C7 the mix's sizes (any one Fig. 6 unit; the edge CNN's),
     C8 all of Fig. 6, and C9-C13 the ablation's base and the claim's variant, every seed."""
+    from edgefer.experiments.ablation import CLAIMS
     units = list_units(budget_name, edge_model)
     of = lambda keep: [u.name for u in units if keep(u)]  # noqa: E731
     fig5 = of(lambda u: u.kind == "fig5")
@@ -141,8 +137,8 @@ def claim_units(budget_name: str, edge_model: str) -> dict[str, list[str]]:
     need = {**{c: fig5 for c in ("C1a", "C1b", "C2", "C3", "C4")}, "C5": of(lambda u: u.kind == "table1"),
             "C6a": grouped, "C6b": grouped + of(lambda u: u.kind == "rcv"), "C7": [f"fig6-{edge_model}"],
             "C8": of(lambda u: u.kind == "fig6")}
-    for cid, names in ABLATION_CLAIMS.items():
-        need[cid] = of(lambda u: u.kind == "ablation" and u.variant in ("base", *names))
+    for c in CLAIMS:
+        need[c.cid] = of(lambda u: u.kind == "ablation" and u.variant in ("base", *c.needs))
     return need
 
 
