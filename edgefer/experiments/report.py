@@ -676,6 +676,8 @@ def _section_fig5_units(res, rdir, report_dir) -> list[str]:
                      f"{'–' if pit is None else f'~{pit:,}'} |")
     lines += ["", _image(rdir / res["plots"]["train_accuracy"], report_dir, "training accuracy against iterations"),
               "", _image(rdir / res["plots"]["accuracy"], report_dir, "held-out accuracy against iterations"), ""]
+    lines += [_image(rdir / path, report_dir, f"confusion {m}, held-out fold")
+              for m, path in res["plots"].get("confusion", {}).items()]
     return lines
 
 
@@ -708,6 +710,9 @@ def _section_cv_units(res, rdir, report_dir) -> list[str]:
                          f"{_pct(f['accuracy'])} | {_pct(f['macro_f1'])} | {f['n_train']:,} | {f['n_test']:,} | "
                          f"{_num(f['iterations'])} |")
     lines.append("")
+    names = {"confusion_cv": "confusion, grouped folds", "confusion_random": "confusion, random folds",
+             "confusion_standard": "confusion, Training to PrivateTest"}
+    lines += [_image(rdir / res["plots"][k], report_dir, alt) for k, alt in names.items() if k in res.get("plots", {})]
     return lines
 
 

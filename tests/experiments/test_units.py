@@ -195,7 +195,16 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     ms, edge = t1["fig5_units_ms_per_iteration"], t1["edge_model"]
     assert set(ms) == {edge, "rcnn", "frrcnn"} and all(v > 0 for v in ms.values())
     assert t1["fig5_units_speedup_vs_edge"] == {c: round(ms[c] / ms[edge], 3) for c in ("rcnn", "frrcnn")}
+    # what people would rather look at than read: confusions of every model, Fig. 6 per source and class
+    fig5, fig6 = (json.loads((out / f"{e}.json").read_text()) for e in ("fig5", "fig6"))
+    assert set(fig5["plots"]["confusion"]) == set(fig5["summary"]) == set(fig6["plots"]["confusion"])
+    assert cv["plots"] == {"confusion_cv": "cv_confusion_folds.png", "confusion_random": "cv_confusion_random.png",
+                           "confusion_standard": "cv_confusion_standard.png"}
+    pngs = [*fig5["plots"]["confusion"].values(), *fig6["plots"]["confusion"].values(), *cv["plots"].values(),
+            fig6["plots"]["per_source"], fig6["plots"]["per_class"]]
+    assert all((out / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     text = write_report(out, repo / "REPORT.md").read_text()
+    assert all(f"({p})" in text or f"/{p})" in text for p in pngs)
     claims = text.split("## Claims")[1].split("\n## ")[0]
     assert "**pending**" not in claims
     for row in claims.splitlines():
