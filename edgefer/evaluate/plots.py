@@ -41,6 +41,16 @@ def plot_confusion(confusion, path: str | os.PathLike, *, title: str = "") -> Pa
     return path
 
 
+def plot_confusions(scored: dict[str, dict], out: str | os.PathLike, prefix: str, what: str) -> dict[str, str]:
+    """``<prefix>_confusion_<model>.png`` in ``out`` for each model's scoring (a dict with its
+    ``confusion`` and ``accuracy``), titled "<model> on <what>: accuracy ..."; ``{model: file name}``."""
+    paths = {}
+    for m, r in scored.items():
+        paths[m] = f"{prefix}_confusion_{m}.png"
+        plot_confusion(r["confusion"], Path(out) / paths[m], title=f"{m} on {what}: accuracy {r['accuracy']:.3f}")
+    return paths
+
+
 def plot_curves(series: dict[str, tuple], path: str | os.PathLike, *, xlabel: str, ylabel: str,
                 title: str = "") -> Path:
     """Line plot of ``{label: (x, y)}``, saved as PNG."""

@@ -38,7 +38,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
     Finished models (their ``result.json``) are reused and an interrupted one resumes.
     """
     from edgefer.data.load import dataset_root
-    from edgefer.evaluate.plots import plot_confusion, plot_curves
+    from edgefer.evaluate.plots import plot_confusions, plot_curves
 
     b = budget_for(NAME, budget)
     root = Path(data_root) if data_root else dataset_root()
@@ -63,7 +63,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
         rec["run_dir"] = rel(Path(rec["run_dir"]), out)
         models[name] = {k: v for k, v in rec.items() if k != "key"}
 
-    plots = {"accuracy": f"{NAME}.png", "train_accuracy": f"{NAME}_train.png", "confusion": {}}
+    plots = {"accuracy": f"{NAME}.png", "train_accuracy": f"{NAME}_train.png"}
     plot_curves({f"{m} (PublicTest)": (r["val_curve"]["iteration"], r["val_curve"]["accuracy"])
                  for m, r in models.items()}, out / plots["accuracy"], xlabel="iteration (batch 48)",
                 ylabel="validation accuracy",
@@ -71,11 +71,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
     plot_curves({m: (r["train_curve"]["iteration"], r["train_curve"]["accuracy"]) for m, r in models.items()},
                 out / plots["train_accuracy"], xlabel="iteration (batch 48)",
                 ylabel="training batch accuracy (moving average)", title=f"training accuracy ({b.name} budget)")
-    for m, r in models.items():
-        path = f"{NAME}_confusion_{m}.png"
-        plot_confusion(r["test"]["confusion"], out / path,
-                       title=f"{m} on PrivateTest: accuracy {r['test']['accuracy']:.3f}")
-        plots["confusion"][m] = path
+    plots["confusion"] = plot_confusions({m: r["test"] for m, r in models.items()}, out, NAME, "PrivateTest")
     summary = {m: {"test_accuracy": r["test"]["accuracy"],
                    "test_accuracy_without_twins": r["test"].get("accuracy_without_twins"),
                    "test_macro_f1": r["test"]["macro_f1"], "best_val_accuracy": r["best_val_accuracy"],

@@ -156,11 +156,32 @@ def train_epochs(cfg, run: Path, train: tuple, test: tuple, test_source: np.ndar
     return record
 
 
+
+def plot_mix(models: dict[str, dict], edge_model: str, out: Path, budget_name: str) -> dict:
+    """Fig. 6's plots in ``out`` from each model's per-epoch scoring of the mix (``epochs``) and its
+    last (``final``): test accuracy, accuracy per source, the edge CNN's recall per class, and
+    every model's confusion; returns the ``plots`` entry of the result file."""
+    from edgefer.evaluate.plots import plot_confusions, plot_curves
+    plots = {"accuracy": f"{NAME}.png", "per_source": f"{NAME}_sources.png", "per_class": f"{NAME}_classes.png"}
+    ep = lambda r: [e["epoch"] for e in r["epochs"]]  # noqa: E731
+    plot_curves({m: (ep(r), [e["accuracy"] for e in r["epochs"]]) for m, r in models.items()},
+                out / plots["accuracy"], xlabel="epoch", ylabel="test accuracy (mix)",
+                title=f"Fig. 6: FER-2013 + LFW, test accuracy against epochs ({budget_name} budget)")
+    plot_curves({f"{m}, {s}": (ep(r), [e["per_source"].get(s, {}).get("accuracy") for e in r["epochs"]])
+                 for m, r in models.items() for s in SOURCES},
+                out / plots["per_source"], xlabel="epoch", ylabel="test accuracy", title="per source")
+    edge = models[edge_model]
+    plot_curves({c: (ep(edge), [e["per_class_recall"][c] for e in edge["epochs"]]) for c in CLASSES},
+                out / plots["per_class"], xlabel="epoch", ylabel="test recall",
+                title=f"{edge_model}: per-class recall on the mix")
+    plots["confusion"] = plot_confusions({m: r["final"] for m, r in models.items()}, out, NAME, "the mix's test split")
+    return plots
+
+
 def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu", seed: int = 0,
         progress: bool = False) -> dict:
     """Build the mix, train the three models, write ``out/fig6.json`` and its plots."""
     from edgefer.data.load import dataset_root
-    from edgefer.evaluate.plots import plot_confusion, plot_curves
 
     b = budget_for(NAME, budget)
     root = Path(data_root) if data_root else dataset_root()
@@ -183,24 +204,7 @@ def run(budget="reduced", *, data_root=None, out="results", device: str = "cpu",
         rec["run_dir"] = rel(Path(rec["run_dir"]), out)
         models[name] = rec
 
-    plots = {"accuracy": f"{NAME}.png", "per_source": f"{NAME}_sources.png", "per_class": f"{NAME}_classes.png",
-             "confusion": {}}
-    ep = lambda r: [e["epoch"] for e in r["epochs"]]  # noqa: E731
-    plot_curves({m: (ep(r), [e["accuracy"] for e in r["epochs"]]) for m, r in models.items()},
-                out / plots["accuracy"], xlabel="epoch", ylabel="test accuracy (mix)",
-                title=f"Fig. 6: FER-2013 + LFW, test accuracy against epochs ({b.name} budget)")
-    plot_curves({f"{m}, {s}": (ep(r), [e["per_source"].get(s, {}).get("accuracy") for e in r["epochs"]])
-                 for m, r in models.items() for s in SOURCES},
-                out / plots["per_source"], xlabel="epoch", ylabel="test accuracy", title="per source")
-    edge = models[b.edge_model]
-    plot_curves({c: (ep(edge), [e["per_class_recall"][c] for e in edge["epochs"]]) for c in CLASSES},
-                out / plots["per_class"], xlabel="epoch", ylabel="test recall",
-                title=f"{b.edge_model}: per-class recall on the mix")
-    for m, r in models.items():
-        path = f"{NAME}_confusion_{m}.png"
-        plot_confusion(r["final"]["confusion"], out / path,
-                       title=f"{m} on the mix's test split: accuracy {r['final']['accuracy']:.3f}")
-        plots["confusion"][m] = path
+    plots = plot_mix(models, b.edge_model, out, b.name)
     summary = {m: {"test_accuracy": r["final"]["accuracy"], "test_macro_f1": r["final"]["macro_f1"],
                    "test_accuracy_per_source": {s: v["accuracy"] for s, v in r["final"]["per_source"].items()},
                    "test_macro_f1_per_source": {s: v["macro_f1"] for s, v in r["final"]["per_source"].items()},

@@ -783,7 +783,7 @@ def one_class_share(confusion) -> float | None:
 
 
 def _agg_fig5(budget_name, plan, recs, out, every) -> dict:
-    from edgefer.evaluate.plots import plot_curves
+    from edgefer.evaluate.plots import plot_confusions, plot_curves
     models = {model_key(r): r for r in recs.values()}
     summary = {}
     for m, r in models.items():
@@ -808,8 +808,7 @@ def _agg_fig5(budget_name, plan, recs, out, every) -> dict:
                                                                         r["curves"]["train_sample_accuracy"])
                  for m, r in models.items()}, out / plots["train_accuracy"], xlabel="iteration (batch 48)",
                 ylabel="accuracy on 2,000 training images", title=f"Fig. 5, fold 1 ({budget_name} budget)")
-    plots["confusion"] = _confusions("fig5", {m: r["heldout"] for m, r in models.items()}, out,
-                                     "fold 1 held out")
+    plots["confusion"] = plot_confusions({m: r["heldout"] for m, r in models.items()}, out, "fig5", "fold 1 held out")
     any_r = next(iter(models.values()))
     data = {"n_pool": any_r["n_pool"], "n_train": any_r["n_train"], "n_heldout": any_r["n_heldout"],
             "n_train_sample": any_r["n_train_sample"], "n_heldout_sample": any_r["n_heldout_sample"]}
@@ -818,17 +817,6 @@ def _agg_fig5(budget_name, plan, recs, out, every) -> dict:
             "split": {"train": "folds 2-3", "test": "fold 1 (held out)"}, "data": data, "summary": summary,
             "models": {m: {k: v for k, v in r.items() if k not in ("budget", "provenance")} for m, r in models.items()},
             "plots": plots, "_units": recs}
-
-
-def _confusions(exp: str, scored: dict[str, dict], out: Path, what: str) -> dict[str, str]:
-    """``<exp>_confusion_<model>.png`` for each model's scoring (its ``confusion`` and ``accuracy``);
-    ``{model: file name}``."""
-    from edgefer.evaluate.plots import plot_confusion
-    paths = {}
-    for m, r in scored.items():
-        paths[m] = f"{exp}_confusion_{m}.png"
-        plot_confusion(r["confusion"], out / paths[m], title=f"{m} on {what}: accuracy {r['accuracy']:.3f}")
-    return paths
 
 
 def _cv_stats(folds: list[dict]) -> dict:
@@ -867,15 +855,14 @@ def _agg_cv(budget_name, plan, recs, out, every) -> dict:
         result.update(training=std["config"],
                       standard={k: v for k, v in std.items() if k not in ("budget", "provenance")})
     from edgefer.evaluate.plots import plot_confusion
-    plots = {"confusion_cv": "cv_confusion_folds.png"}
-    total = np.sum([f["heldout"]["confusion"] for f in grouped], axis=0)
-    plot_confusion(total, out / plots["confusion_cv"], title=f"{len(grouped)} grouped folds' held-out images "
-                   f"({int(total.sum()):,}): accuracy {np.trace(total) / total.sum():.3f}")
-    if random:
-        plots["confusion_random"] = "cv_confusion_random.png"
-        total = np.sum([f["heldout"]["confusion"] for f in random], axis=0)
-        plot_confusion(total, out / plots["confusion_random"], title=f"3 random folds' held-out images "
-                       f"({int(total.sum()):,}): accuracy {np.trace(total) / total.sum():.3f}")
+    plots = {}
+    for key, file, folds, what in (("confusion_cv", "cv_confusion_folds.png", grouped, "grouped folds'"),
+                                   ("confusion_random", "cv_confusion_random.png", random, "random folds'")):
+        if folds:  # the held-out folds pooled
+            total = np.sum([f["heldout"]["confusion"] for f in folds], axis=0)
+            plots[key] = file
+            plot_confusion(total, out / file, title=f"{len(folds)} {what} held-out images ({int(total.sum()):,}): "
+                                                    f"accuracy {np.trace(total) / total.sum():.3f}")
     if std is not None:
         plots["confusion_standard"] = "cv_confusion_standard.png"
         plot_confusion(std["test"]["confusion"], out / plots["confusion_standard"],
@@ -887,7 +874,7 @@ def _agg_cv(budget_name, plan, recs, out, every) -> dict:
 
 
 def _agg_fig6(budget_name, plan, recs, out, every) -> dict:
-    from edgefer.evaluate.plots import plot_curves
+    from edgefer.experiments.fig6 import plot_mix
     models = {model_key(r): r for r in recs.values()}
     summary = {m: {"model": r["model"], "test_accuracy": r["final"]["accuracy"],
                    "test_macro_f1": r["final"]["macro_f1"],
@@ -896,22 +883,7 @@ def _agg_fig6(budget_name, plan, recs, out, every) -> dict:
                    "test_macro_f1_per_source": {s: v["macro_f1"] for s, v in r["final"]["per_source"].items()},
                    "epochs": r["final"]["epoch"], "iterations": r["iterations"], "input_size": r["input_size"]}
                for m, r in models.items()}
-    plots = {"accuracy": "fig6.png"}
-    plot_curves({m: ([e["epoch"] for e in r["epochs"]], [e["accuracy"] for e in r["epochs"]])
-                 for m, r in models.items()}, out / plots["accuracy"], xlabel="epoch", ylabel="test accuracy (mix)",
-                title=f"Fig. 6: FER-2013 + LFW ({budget_name} budget)")
-    from edgefer.experiments.fig6 import SOURCES
-    from edgefer.labels import CLASSES
-    ep = lambda r: [e["epoch"] for e in r["epochs"]]  # noqa: E731
-    plots.update(per_source="fig6_sources.png", per_class="fig6_classes.png")
-    plot_curves({f"{m}, {s}": (ep(r), [e["per_source"].get(s, {}).get("accuracy") for e in r["epochs"]])
-                 for m, r in models.items() for s in SOURCES},
-                out / plots["per_source"], xlabel="epoch", ylabel="test accuracy", title="Fig. 6: per source")
-    edge = models[plan["edge_model"]]
-    plot_curves({c: (ep(edge), [e["per_class_recall"][c] for e in edge["epochs"]]) for c in CLASSES},
-                out / plots["per_class"], xlabel="epoch", ylabel="test recall",
-                title=f"{plan['edge_model']}: per-class recall on the mix")
-    plots["confusion"] = _confusions("fig6", {m: r["final"] for m, r in models.items()}, out, "the mix's test split")
+    plots = plot_mix(models, plan["edge_model"], out, budget_name)
     any_r = next(iter(models.values()))
     data = {**any_r["mix"], "fer_per_class_cap": any_r["fer_per_class_cap"], "lfw_sample": None,
             "lfw_legend_skipped": any_r["lfw_legend_skipped"], "detection": {str(any_r["input_size"]): any_r["detection"]}}
