@@ -250,7 +250,8 @@ def speed_factor(plan: dict, budget_name: str = "paper", *, repeats: int = 3) ->
     """(this machine's time over the plan's machine's, a sentence saying so) for the plan's estimates.
 
     1.0 on the kind of machine that made the plan. Elsewhere the plan's edge CNN is timed here for
-    a few training batches, in the plan's precision, against the plan's own timing of it: the
+    a few training batches, in the precision a unit started here trains in (fp32 where bf16 is not
+    native: emulated bf16 is 13-40 times slower), against the plan's own timing of it: the
     plan's estimates stay as they are (every unit's file keeps its own machine and wall hours), and
     the runner scales them by this factor to decide which units fit in ``--hours``."""
     from edgefer.bench import model_speed
@@ -261,11 +262,13 @@ def speed_factor(plan: dict, budget_name: str = "paper", *, repeats: int = 3) ->
         return 1.0, f"estimates from this kind of machine ({there['cpu']})"
     b5 = budget_for("fig5", budget_name)
     m = plan["edge_model"]
-    s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=plan["precision"])
+    precision = _precision(b5)  # what a unit started here trains in, not necessarily the plan's
+    s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=precision)
     ms = s["train_ms_per_batch"] * b5.batch_size / b5.bench_batch
     factor = round(ms / plan["ms_per_batch"][m]["train_ms_per_batch"], 2)
-    return factor, (f"estimates x{factor:g} on this {here['cpu']}: {m} trains a batch in {ms:.1f} ms here, "
-                    f"{plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's {there['cpu']}")
+    return factor, (f"estimates x{factor:g} on this {here['cpu']}: {m} trains a batch in {ms:.1f} ms here "
+                    f"({precision}), {plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's "
+                    f"{there['cpu']} ({plan['precision']})")
 
 
 def plan_for(budget_name: str = "paper", *, out="results", data_root=None) -> dict:

@@ -311,6 +311,30 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
     assert json.loads((units.unit_dir(out, "paper") / units.PLAN).read_text())["units"][0]["est_minutes"] == 1.0
 
 
+def test_speed_factor_times_in_the_precision_units_train_in_here(monkeypatch):
+    """A plan made in bf16 on an AMX Xeon, read on a CPU without native bf16: units there train in
+    fp32 (emulated bf16 is tens of times slower), so the factor is timed in fp32, not the plan's
+    bf16, and the sentence names both precisions."""
+    import edgefer.bench
+    import edgefer.cpu
+    from edgefer.results import machine
+    timed = []
+
+    def fake_speed(model, *, batch, repeats, precision, **kw):
+        timed.append(precision)
+        return {"train_ms_per_batch": 30.0 * batch / units.budget_for("fig5", "paper").batch_size}
+
+    monkeypatch.setattr(edgefer.bench, "model_speed", fake_speed)
+    monkeypatch.setattr(edgefer.cpu, "native_bf16", lambda *a, **k: False)
+    there = {**machine(), "cpu": "Plan CPU"}
+    plan = {"edge_model": "edgecnn48", "precision": "bf16", "provenance": {"machine": there},
+            "ms_per_batch": {"edgecnn48": {"train_ms_per_batch": 60.0}}}
+    factor, said = units.speed_factor(plan, "paper", repeats=1)
+    assert timed == ["fp32"]
+    assert factor == 0.5
+    assert "30.0 ms here (fp32), 60 ms on the plan's Plan CPU (bf16)" in said
+
+
 def test_unknown_unit_is_refused(data_root, tmp_path):
     """--only with a name that is no unit fails naming the available ones."""
     with pytest.raises(ValueError, match="unknown unit.*fig5-nope.*available"):
