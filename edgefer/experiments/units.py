@@ -614,8 +614,9 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
     elif todo:
         why = f"estimates from the plan's {plan['provenance']['machine']['cpu']} (not scaled for {device})"
     est = {u["name"]: round(u["est_minutes"] * factor, 1) for u in plan["units"]}
-    say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); precision "
-        f"{plan['precision']}; {len(todo)} unit(s) pending, estimated "
+    here = _precision(budget_for("fig5", budget_name)) if device == "cpu" else plan["precision"]
+    say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); units started here train in "
+        f"{here}; {len(todo)} unit(s) pending, estimated "
         f"{sum(est.get(u.name, 0) for u in todo) / 60:.1f} h here ({why})")
     done, t_start = [], time.time()
     for u in todo:

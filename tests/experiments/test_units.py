@@ -306,6 +306,7 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
                            commit=False, announce=said.append)
     assert [r["unit"] for r in done] == ["table1"]  # the first unit always starts
     assert "on the plan's Faster CPU" in said[0] and "estimates x" in said[0]
+    assert f"units started here train in {units._precision(units.budget_for('fig5', 'paper'))};" in said[0]
     assert any(s.startswith(f"stop: fig5-{edge} is estimated at") for s in said)
     # the plan itself is left as it was made
     assert json.loads((units.unit_dir(out, "paper") / units.PLAN).read_text())["units"][0]["est_minutes"] == 1.0
