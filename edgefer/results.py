@@ -52,6 +52,15 @@ def machine() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def machine_label(m: dict) -> str:
+    """A machine's CPU name with what sets its training speed, for tables: two "AMD EPYC" CPUs
+    here differ sixfold (one with AVX-512 BF16, one with AVX2 only, where bf16 is emulated)."""
+    simd = set(m.get("simd") or ())
+    kind = ("AMX" if "amx_bf16" in simd else "AVX-512 BF16" if "avx512_bf16" in simd
+            else "AVX-512" if "avx512f" in simd else "AVX2" if "avx2" in simd else None)
+    return f"{m.get('cpu')}, {kind}" if kind and kind not in str(m.get("cpu")) else str(m.get("cpu"))
+
+
 def provenance(**extra) -> dict:
     """Commit, machine and time, plus what the caller says about data and split."""
     return {"commit": _commit(), "machine": machine(),

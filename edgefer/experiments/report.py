@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from edgefer.experiments._common import BUDGETS, EXPERIMENTS, PAPER
+from edgefer.results import machine_label
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def _claims(results: dict) -> list[dict]:
         ours = ", ".join(f"{c} {v['train']:.2f}x" for c, v in sp.items())
         slow = [c for c, v in sp.items() if v["train"] < 1.25]
         why = (f"contrast train time / {res['edge_model']} train time, measured on "
-               f"{res['provenance']['machine'].get('cpu')}; supported when every ratio is at least 1.25")
+               f"{machine_label(res['provenance']['machine'])}; supported when every ratio is at least 1.25")
         real = res.get("fig5_units_speedup_vs_edge")
         if real:
             why += ("; the Fig. 5 units' wall time per iteration on the same kind of machine gives "
@@ -430,7 +431,7 @@ def _header(name: str, res: dict) -> list[str]:
             *([_training_line(res)] if res.get("training") else []),
             *([f"Partial: the units {', '.join(res['units_pending'])} are pending; what follows covers the units "
                "done, and the claims that wait for the others say so.", ""] if res.get("units_pending") else []),
-            f"Provenance: commit `{prov.get('commit')}`, {m.get('cpu')} ({m.get('cores')} cores, "
+            f"Provenance: commit `{prov.get('commit')}`, {machine_label(m)} ({m.get('cores')} cores, "
             f"{m.get('torch_threads')} torch threads, CUDA {m.get('cuda')}), torch {m.get('torch')}, {prov.get('time')}.",
             ""]
 
@@ -631,7 +632,7 @@ def _section_units(rdir: Path, st: dict) -> list[str]:
         return lines
     m = plan["provenance"]["machine"]
     lines += [f"Plan (`results/paper/plan.json`): edge CNN **{plan['edge_model']}** for every fold, Fig. 6 and the "
-              f"standard protocol ({plan['rule']}); precision {plan['precision']}; estimated on {m.get('cpu')} "
+              f"standard protocol ({plan['rule']}); precision {plan['precision']}; estimated on {machine_label(m)} "
               f"({m.get('cores')} cores, {m.get('torch_threads')} torch threads), {plan['est_total_hours']:.1f} h "
               "in all.", "",
               "| unit | net | iterations | estimate | status | wall hours | CPU hours | machine |",
@@ -646,7 +647,7 @@ def _section_units(rdir: Path, st: dict) -> list[str]:
                + (f", {loss.upper()}" if loss else "") + ")") if r["model"] else r["precision"]
         lines.append(f"| {u['name']} | {net} | {_num(r.get('iterations'))} | {u['est_minutes']:.0f} min | done | "
                      f"{r['time']['wall_hours']:.2f} | {r['time']['cpu_hours']:.2f} | "
-                     f"{r['provenance']['machine'].get('cpu')} |")
+                     f"{machine_label(r['provenance']['machine'])} |")
     lines.append("")
     return lines
 

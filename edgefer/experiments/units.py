@@ -36,6 +36,7 @@ from edgefer.experiments._common import (
     PAPER, budget_for, convergence_iteration, load_fer, main_loss, model_input_size, pixels_for,
     read_iterations, stratified_subsample, subset, train_config,
 )
+from edgefer.results import machine_label
 
 log = logging.getLogger(__name__)
 
@@ -259,16 +260,16 @@ def speed_factor(plan: dict, budget_name: str = "paper", *, repeats: int = 3) ->
     here = machine()
     there = plan["provenance"]["machine"]
     if machine_kind(here) == machine_kind(there):
-        return 1.0, f"estimates from this kind of machine ({there['cpu']})"
+        return 1.0, f"estimates from this kind of machine ({machine_label(there)})"
     b5 = budget_for("fig5", budget_name)
     m = plan["edge_model"]
     precision = _precision(b5)  # what a unit started here trains in, not necessarily the plan's
     s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=precision)
     ms = s["train_ms_per_batch"] * b5.batch_size / b5.bench_batch
     factor = round(ms / plan["ms_per_batch"][m]["train_ms_per_batch"], 2)
-    return factor, (f"estimates x{factor:g} on this {here['cpu']}: {m} trains a batch in {ms:.1f} ms here "
-                    f"({precision}), {plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's "
-                    f"{there['cpu']} ({plan['precision']})")
+    return factor, (f"estimates x{factor:g} on this {machine_label(here)}: {m} trains a batch in {ms:.1f} ms "
+                    f"here ({precision}), {plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's "
+                    f"{machine_label(there)} ({plan['precision']})")
 
 
 def plan_for(budget_name: str = "paper", *, out="results", data_root=None) -> dict:
@@ -633,7 +634,7 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
         if commit:
             commit_file(result_path(out, budget_name, u),
                         f"{budget_name} unit {u.name}: {rec['time']['wall_hours']:.2f} h on "
-                        f"{rec['provenance']['machine']['cpu']}")
+                        f"{machine_label(rec['provenance']['machine'])}")
         done.append(rec)
         say(f"unit {u.name} done in {rec['time']['wall_hours']:.2f} h")
     return done

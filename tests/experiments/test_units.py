@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from edgefer.experiments import units, write_report
 from edgefer.experiments.report import README_MARKERS
 from edgefer.experiments._common import BUDGETS
+from edgefer.results import machine_label
 
 
 def _plumbing():
@@ -294,7 +295,7 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
     out = tmp_path / "results"
     plan = units.make_plan("paper", out=out, data_root=data_root, repeats=1)
     assert units.speed_factor(plan, "paper") == (1.0, f"estimates from this kind of machine "
-                                                      f"({plan['provenance']['machine']['cpu']})")
+                                                      f"({machine_label(plan['provenance']['machine'])})")
     edge = plan["edge_model"]
     there = {**plan["provenance"]["machine"], "cpu": "Faster CPU"}
     plan = {**plan, "provenance": {**plan["provenance"], "machine": there},
@@ -333,7 +334,7 @@ def test_speed_factor_times_in_the_precision_units_train_in_here(monkeypatch):
     factor, said = units.speed_factor(plan, "paper", repeats=1)
     assert timed == ["fp32"]
     assert factor == 0.5
-    assert "30.0 ms here (fp32), 60 ms on the plan's Plan CPU (bf16)" in said
+    assert f"30.0 ms here (fp32), 60 ms on the plan's {machine_label(there)} (bf16)" in said
 
 
 def test_unknown_unit_is_refused(data_root, tmp_path):
