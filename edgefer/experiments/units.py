@@ -538,11 +538,18 @@ def _ablation_unit(unit, b, root, run, precision, device, progress) -> dict:
                        progress=progress)
     speed = model_speed(var["model"], batch=b.bench_batch, repeats=b.bench_repeats, precision=precision,
                         **var["model_kwargs"])
+    # The base net timed in the same unit, on the same machine, in the same precision: the seeds of
+    # one variant may run on different CPUs, so speeds are compared only as this ratio (C13).
+    base = next(v for v in variants(b) if v["name"] == "base")
+    same_net = (var["model"], var["model_kwargs"]) == (base["model"], base["model_kwargs"])
+    speed_base = speed if same_net else model_speed(base["model"], batch=b.bench_batch, repeats=b.bench_repeats,
+                                                    precision=precision, **base["model_kwargs"])
     return {**var, "input_size": size, "config": cfg.to_dict(), "iterations": r["iterations"],
             "n": {role: len(ds) for role, ds in parts.items()}, "val_curve": r["val_curve"],
             "best_val_accuracy": r["best_val_accuracy"],
             "test": {k: r["test"][k] for k in ("accuracy", "macro_f1", "accuracy_without_twins", "n")},
-            "speed": speed}
+            "speed": speed, "speed_base": speed_base,
+            "train_time_vs_base": round(speed["train_ms_per_batch"] / speed_base["train_ms_per_batch"], 3)}
 
 
 # --------------------------------------------------------------------------- runner
@@ -898,6 +905,16 @@ def _agg_fig6(budget_name, plan, recs, out, every) -> dict:
             "plots": plots, "_units": recs}
 
 
+def _time_vs_base(seeds: dict, name: str) -> float | None:
+    """Median over seeds of a variant's training time per batch over the base net's, both timed in
+    the same unit (so on one machine, in one precision); 1.0 for the base. None when a unit
+    predates that timing (``speed_base``) and its net is not the base's."""
+    if name == "base":
+        return 1.0
+    ratios = [s.get("train_time_vs_base") for s in seeds.values()]
+    return None if any(r is None for r in ratios) else float(np.median(ratios))
+
+
 def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
     by: dict[str, dict] = {}
     for r in recs.values():
@@ -921,7 +938,9 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
                          "test_macro_f1": float(np.mean([s["test"]["macro_f1"] for s in seeds.values()])),
                          "best_val_accuracy": float(np.mean([s["best_val_accuracy"] for s in seeds.values()])),
                          "train_ms_per_batch": float(np.median([s["speed"]["train_ms_per_batch"] for s in seeds.values()])),
-                         "infer_ms_per_batch": float(np.median([s["speed"]["infer_ms_per_batch"] for s in seeds.values()]))}
+                         "infer_ms_per_batch": float(np.median([s["speed"]["infer_ms_per_batch"] for s in seeds.values()])),
+                         "train_time_vs_base": _time_vs_base(seeds, name),
+                         "machines": sorted({machine_label(s["provenance"]["machine"]) for s in seeds.values()})}
     any_r = next(iter(recs.values()))
     return {"edge_model": budget_for("ablation", budget_name).edge_model, "training": base[min(base)]["config"],
             "bench_batch": 48, "data": {"n": any_r["n"]}, "summary": summary,

@@ -191,6 +191,16 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     abl = json.loads((out / "ablation.json").read_text())
     assert abl["summary"]["base"]["seeds"] == [0, 1] and abl["summary"]["base"]["loss"] == "mse"
     assert "units_pending" not in abl or abl["units_pending"] == []
+    # speed in the ablation only as a ratio to the base net timed in the same unit: seeds may run on
+    # different machines; a variant with the base's net (loss, equalization) is the base's speed
+    from edgefer.results import machine
+    s = abl["summary"]
+    assert s["base"]["train_time_vs_base"] == 1.0 == s["loss_ce"]["train_time_vs_base"]
+    assert s["pool_stride"]["train_time_vs_base"] > 0 and s["pool_stride"]["machines"] == [machine_label(machine())]
+    ps = json.loads((out / "paper" / "ablation-s0-pool_stride.json").read_text())
+    assert ps["speed_base"]["train_ms_per_batch"] != ps["speed"]["train_ms_per_batch"]
+    assert ps["train_time_vs_base"] == round(ps["speed"]["train_ms_per_batch"]
+                                             / ps["speed_base"]["train_ms_per_batch"], 3)
     # Table 1's ratios checked against real training: the Fig. 5 units' wall time per iteration
     t1 = json.loads((out / "table1.json").read_text())
     ms, edge = t1["fig5_units_ms_per_iteration"], t1["edge_model"]
@@ -219,6 +229,8 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     assert "## Units of the paper budget" in text and "| fig5-rcnn | rcnn (48x48, fp32, MSE) |" in text
     assert "| fig5-rcnn-ce | rcnn (48x48, fp32, CE) |" in text
     assert "Random folds minus grouped folds" in text
+    assert "both nets timed in the same unit" in next(r for r in claims.splitlines() if r.startswith("| C13 |"))
+    assert "| train time / base's (same unit) | machines |" in text
     assert "the Fig. 5 units' wall time per iteration on the same kind of machine gives rcnn" in \
         next(r for r in claims.splitlines() if r.startswith("| C5 |"))
 
