@@ -46,7 +46,8 @@ WHAT = {
             "per class; the last epoch's numbers are reported.",
     "ablation": "One change at a time from the edge CNN (feature fusion, cross-entropy, equalization, "
                 "max pooling), same data and epochs; PrivateTest accuracy of the best epoch on PublicTest, "
-                "and time per training batch (median of timed batches right after each run, with the torch threads in the provenance; another experiment may have shared the machine).",
+                "and time per training batch (median of timed batches right after each run, with the torch threads in the provenance; another experiment may have shared the machine; "
+                "at the paper budget, whose seeds may run on different machines, as the ratio to the base net timed in the same unit).",
 }
 DEFAULT_BUDGET = "reduced"
 ONE_POINT = 0.01

@@ -723,11 +723,17 @@ def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: 
             log.info("moved %s (%s budget) to %s", path, old_budget, keep)
             old = None
     b = budget_for(exp, budget_name)
+    done = result.pop("_units")
+    # each unit trains in its machine's precision (bf16 where native, else fp32): say both when they mix
+    precision = " and ".join(sorted({r["precision"] for r in done.values() if r.get("precision")})) \
+        or plan["precision"]
+    if result.get("training") and " and " in precision:
+        result["training"] = {**result["training"], "precision": f"{precision} by machine (see the units table)"}
     result = {"experiment": exp, "budget": b.to_dict(), "seed": 0, "device": "cpu",
               "command": f"edgefer units --budget {budget_name} --experiment {exp}", "paper": PAPER.get(exp, {}),
-              "units_of": budget_name, "edge_model": plan["edge_model"], "precision": plan["precision"],
+              "units_of": budget_name, "edge_model": plan["edge_model"], "precision": precision,
               "loss": main_loss(b), **result,
-              "unit_time": {n: r["time"] for n, r in sorted(result.pop("_units").items())},
+              "unit_time": {n: r["time"] for n, r in sorted(done.items())},
               "provenance": provenance(budget=budget_name, experiment=exp, plan=plan["rule"])}
     if old is not None and _same_but_provenance(old, result):
         return path  # the same units give the same file: no new commit and time in the diff

@@ -185,6 +185,7 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     for exp in ("fig5", "cv", "fig6", "ablation", "table1"):
         saved = json.loads((out / f"{exp}.json").read_text())
         assert saved["budget"]["name"] == "paper" and saved["units_of"] == "paper"
+        assert "_units" not in saved  # the builders' unit records stay out of the file (its times are in unit_time)
     cv = json.loads((out / "cv.json").read_text())
     assert [f["fold"] for f in cv["cv"]["per_fold"]] == [1, 2, 3] == [f["fold"] for f in cv["random_cv"]["per_fold"]]
     assert sum(f["n_test"] for f in cv["cv"]["per_fold"]) == cv["data"]["n_pooled"]
