@@ -289,7 +289,8 @@ def _claims(results: dict) -> list[dict]:
         ours = ", ".join(f"{c} {v['train']:.2f}x" for c, v in sp.items())
         slow = [c for c, v in sp.items() if v["train"] < 1.25]
         why = (f"contrast train time / {res['edge_model']} train time, measured on "
-               f"{machine_label(res['provenance']['machine'])}; supported when every ratio is at least 1.25")
+               f"{machine_label(res.get('measured_on') or res['provenance']['machine'])}; supported when every "
+               "ratio is at least 1.25")
         real = res.get("fig5_units_speedup_vs_edge")
         if real:
             why += ("; the Fig. 5 units' wall time per iteration on the same kind of machine gives "
@@ -444,9 +445,19 @@ def _header(name: str, res: dict) -> list[str]:
             *([_training_line(res)] if res.get("training") else []),
             *([f"Partial: the units {', '.join(res['units_pending'])} are pending; what follows covers the units "
                "done, and the claims that wait for the others say so.", ""] if res.get("units_pending") else []),
-            f"Provenance: commit `{prov.get('commit')}`, {machine_label(m)} ({m.get('cores')} cores, "
-            f"{m.get('torch_threads')} torch threads, CUDA {m.get('cuda')}), torch {m.get('torch')}, {prov.get('time')}.",
+            f"Provenance: {'aggregated at ' if res.get('unit_machines') else ''}commit `{prov.get('commit')}`, "
+            f"{machine_label(m)} ({m.get('cores')} cores, "
+            f"{m.get('torch_threads')} torch threads, CUDA {m.get('cuda')}), torch {m.get('torch')}, {prov.get('time')}"
+            + (_unit_machines(res["unit_machines"]) if res.get("unit_machines") else "") + ".",
             ""]
+
+
+def _unit_machines(where: dict) -> str:
+    """'; units trained on A (3: u1, u2, u3) and B (1: u4)': where the units of a file ran."""
+    by: dict[str, list[str]] = {}
+    for unit, label in where.items():
+        by.setdefault(label, []).append(unit)
+    return "; its units ran on " + " and ".join(f"{label} ({len(us)}: {', '.join(us)})" for label, us in by.items())
 
 
 def _section_fig5(res, rdir, report_dir) -> list[str]:

@@ -734,6 +734,8 @@ def _write_aggregate(out: Path, exp: str, budget_name: str, plan: dict, result: 
               "units_of": budget_name, "edge_model": plan["edge_model"], "precision": precision,
               "loss": main_loss(b), **result,
               "unit_time": {n: r["time"] for n, r in sorted(done.items())},
+              # where each unit trained: the provenance below is the aggregation's machine, not theirs
+              "unit_machines": {n: machine_label(r["provenance"]["machine"]) for n, r in sorted(done.items())},
               "provenance": provenance(budget=budget_name, experiment=exp, plan=plan["rule"])}
     if old is not None and _same_but_provenance(old, result):
         return path  # the same units give the same file: no new commit and time in the diff

@@ -186,6 +186,9 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
         saved = json.loads((out / f"{exp}.json").read_text())
         assert saved["budget"]["name"] == "paper" and saved["units_of"] == "paper"
         assert "_units" not in saved  # the builders' unit records stay out of the file (its times are in unit_time)
+        # where each unit trained, since the file's provenance is where it was aggregated
+        assert set(saved["unit_machines"]) == set(saved["unit_time"]) and \
+            set(saved["unit_machines"].values()) == {machine_label(saved["provenance"]["machine"])}
     cv = json.loads((out / "cv.json").read_text())
     assert [f["fold"] for f in cv["cv"]["per_fold"]] == [1, 2, 3] == [f["fold"] for f in cv["random_cv"]["per_fold"]]
     assert sum(f["n_test"] for f in cv["cv"]["per_fold"]) == cv["data"]["n_pooled"]
@@ -230,6 +233,7 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     assert "## Units of the paper budget" in text and "| fig5-rcnn | rcnn (48x48, fp32, MSE) |" in text
     assert "| fig5-rcnn-ce | rcnn (48x48, fp32, CE) |" in text
     assert "Random folds minus grouped folds" in text
+    assert "; its units ran on " in text and "Provenance: aggregated at commit" in text
     assert "both nets timed in the same unit" in next(r for r in claims.splitlines() if r.startswith("| C13 |"))
     assert "| train time / base's (same unit) | machines |" in text
     assert "the Fig. 5 units' wall time per iteration on the same kind of machine gives rcnn" in \
