@@ -547,7 +547,7 @@ def _ablation_unit(unit, b, root, run, precision, device, progress) -> dict:
     return {**var, "input_size": size, "config": cfg.to_dict(), "iterations": r["iterations"],
             "n": {role: len(ds) for role, ds in parts.items()}, "val_curve": r["val_curve"],
             "best_val_accuracy": r["best_val_accuracy"],
-            "test": {k: r["test"][k] for k in ("accuracy", "macro_f1", "accuracy_without_twins", "n")},
+            "test": {k: r["test"][k] for k in ("accuracy", "macro_f1", "confusion", "accuracy_without_twins", "n")},
             "speed": speed, "speed_base": speed_base,
             "train_time_vs_base": round(speed["train_ms_per_batch"] / speed_base["train_ms_per_batch"], 3)}
 
