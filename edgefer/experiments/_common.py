@@ -36,6 +36,8 @@ BUDGET_NAMES = ("smoke", "reduced", "full", "paper")
 UNIT_BUDGETS = ("paper",)
 """Budgets run as units (:mod:`edgefer.experiments.units`); the others run whole experiments."""
 EXPERIMENTS = ("fig5", "table1", "cv", "fig6", "ablation")
+ONE_CLASS = 0.95
+"""A model that puts at least this share of its held-out predictions in one class never trained."""
 
 PAPER = {
     "source": "H. Zhang, A. Jolfaei, M. Alazab, \"A Face Emotion Recognition Method Using "

@@ -18,7 +18,7 @@ import logging
 import os
 from pathlib import Path
 
-from edgefer.experiments._common import BUDGETS, EXPERIMENTS, PAPER
+from edgefer.experiments._common import BUDGETS, EXPERIMENTS, ONE_CLASS, PAPER
 from edgefer.results import machine_label
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,30 @@ def _compare(cid, claim, paper, a_name, a, b_name, b, res, unit: str = "accuracy
     return _row(cid, claim, paper, ours, res, "not supported", why)
 
 
-ONE_CLASS = 0.95
-"""A model that puts at least this share of its held-out predictions in one class never trained."""
+def _seeds(seeds) -> str:
+    return ", ".join(str(k) for k in seeds)
+
+
+def _std(values) -> float:
+    m = sum(values) / len(values)
+    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
+def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
+    """Two ablation runs' seeds in which both nets trained: ``((mean a, mean b), seeds kept, note)``
+    over those seeds, or None when in no seed either never left one class (or the summaries
+    predate that record). The note names which run did not train in which seed."""
+    stuck = {na: set(sa.get("never_trained_seeds") or []), nb: set(sb.get("never_trained_seeds") or [])}
+    out = stuck[na] | stuck[nb]
+    if not out or "test_accuracy_per_seed" not in sa or "test_accuracy_per_seed" not in sb:
+        return None
+    kept = [k for k in sa["seeds"] if k in sb["seeds"] and k not in out]
+    mean = lambda x: (sum(x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept) / len(kept)  # noqa: E731
+                      if kept else None)
+    who = [f"{n} never left one class in seed{'s' if len(stuck[n]) > 1 else ''} {_seeds(sorted(stuck[n]))}"
+           for n in dict.fromkeys((na, nb)) if stuck[n]]
+    note = f"{' and '.join(who)} (at least {ONE_CLASS:.0%} of its PrivateTest predictions in one class)"
+    return (mean(sa), mean(sb)), kept, note
 
 
 def _contrast(summary: dict, name: str) -> tuple[str, dict | None, str]:
@@ -383,16 +405,39 @@ def _claims(results: dict) -> list[dict]:
                     continue
                 ours = f"mse {_pct(va)} vs ce {_pct(vb)}"
                 ok = va - vb > -ONE_POINT
-                rows.append(_row(cid, claim, paper, ours, res, "supported" if ok else "not supported",
-                                 f"mse {'within one point of or above' if ok else 'more than one point below'} ce"))
+                row = _row(cid, claim, paper, ours, res, "supported" if ok else "not supported",
+                           f"mse {'within one point of or above' if ok else 'more than one point below'} ce")
+                trained = _trained_seeds(s.get(ka, {}), s.get(kb, {}), ka, kb)
+                if trained is not None:  # a seed that never trained counts: not training is the loss's failure
+                    (ma, mb), kept, note = trained
+                    row["why"] += (f"; {note}, counted here since failing to train is the loss's own failure"
+                                   + (f"; over seed(s) {_seeds(kept)}, where both trained: mse {_pct(ma)} vs ce "
+                                      f"{_pct(mb)}" if kept else ""))
+                rows.append(row)
                 continue
             sa, sb = s.get(ka, {}), s.get(kb, {})
             n_seeds = min(len(sa.get("seeds", [0])), len(sb.get("seeds", [0])))
+            va, vb, std_a, std_b = acc(ka), acc(kb), sa.get("test_accuracy_std"), sb.get("test_accuracy_std")
             paired = None
             if n_seeds > 1 and "test_accuracy_per_seed" in sa and "test_accuracy_per_seed" in sb:
                 paired = [x - y for x, y in zip(sa["test_accuracy_per_seed"], sb["test_accuracy_per_seed"])]
-            rows.append(_compare(cid, claim, paper, a, acc(ka), b, acc(kb), res, seeds=n_seeds, paired=paired,
-                                 std_a=sa.get("test_accuracy_std"), std_b=sb.get("test_accuracy_std")))
+            trained = _trained_seeds(sa, sb, ka, kb)
+            if trained is not None:  # compare over the seeds in which both nets trained, saying so
+                (va, vb), kept, note = trained
+                if not kept:
+                    rows.append(_row(cid, claim, paper, "–", res, "not testable as stated",
+                                     f"{note}: no seed in which both {a} and {b} trained"))
+                    continue
+                idx = [sa["seeds"].index(k) for k in kept]
+                pa = [sa["test_accuracy_per_seed"][i] for i in idx]
+                pb = [sb["test_accuracy_per_seed"][i] for i in idx]
+                n_seeds, paired = len(kept), [x - y for x, y in zip(pa, pb)]
+                std_a, std_b = (_std(pa), _std(pb)) if n_seeds > 1 else (None, None)
+            row = _compare(cid, claim, paper, a, va, b, vb, res, seeds=n_seeds, paired=paired,
+                           std_a=std_a, std_b=std_b)
+            if trained is not None:
+                row["why"] += f"; {note}, so the comparison is over seed(s) {_seeds(trained[1])}"
+            rows.append(row)
         tm, ts = s.get("base", {}).get("train_ms_per_batch"), s.get("pool_stride", {}).get("train_ms_per_batch")
         ratio = s.get("pool_stride", {}).get("train_time_vs_base")
         if "pool_stride" in s and "train_time_vs_base" in s["pool_stride"]:
@@ -572,6 +617,13 @@ def _section_ablation(res, rdir, report_dir) -> list[str]:
             speed = f"{s['train_ms_per_batch']:.1f}"
         lines.append(f"| {n} | {change} | {acc} | {100 * (s['delta_test_accuracy_vs_base'] or 0):+.2f} pt | "
                      f"{_pct(s['test_macro_f1'])} | {_pct(s['best_val_accuracy'])} | {speed} |")
+    stuck = [f"{n} in seed{'s' if len(v['never_trained_seeds']) > 1 else ''} {_seeds(v['never_trained_seeds'])}"
+             for n, v in res["summary"].items() if v.get("never_trained_seeds")]
+    if stuck:
+        lines += ["", f"Never left one class (at least {ONE_CLASS:.0%} of its PrivateTest predictions in one class, "
+                  f"the loss stuck at the class prior): {'; '.join(stuck)}. The table's means include those seeds; "
+                  "the claims compare over the seeds in which both runs trained, except C10 (MSE against "
+                  "cross-entropy), where not training is the loss's own failure."]
     if "plots" in res:
         lines += ["", _image(rdir / res["plots"]["accuracy"], report_dir, "ablation curves"), ""]
     else:

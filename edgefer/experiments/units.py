@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.experiments._common import (
-    PAPER, budget_for, convergence_iteration, load_fer, main_loss, model_input_size, pixels_for,
+    ONE_CLASS, PAPER, budget_for, convergence_iteration, load_fer, main_loss, model_input_size, pixels_for,
     read_iterations, stratified_subsample, subset, train_config,
 )
 from edgefer.results import machine_label
@@ -923,6 +923,20 @@ def _time_vs_base(seeds: dict, name: str) -> float | None:
     return None if any(r is None for r in ratios) else float(np.median(ratios))
 
 
+def never_trained(rec: dict, largest_class: float | None) -> bool | None:
+    """Whether an ablation unit's net never left one class (at least ``ONE_CLASS`` of its PrivateTest
+    predictions in one class). A unit recorded before its confusion matrix was kept is judged by a
+    bound: a net with a share ``s`` of its predictions in one class is right on at most ``1 - s``
+    of the others plus that class's share ``p`` of the test set, so ``s <= 1 - accuracy + p``;
+    None when that bound cannot rule it out."""
+    share = one_class_share(rec["test"].get("confusion"))
+    if share is not None:
+        return share >= ONE_CLASS
+    if largest_class is None:
+        return None
+    return None if 1 - rec["test"]["accuracy"] + largest_class >= ONE_CLASS else False
+
+
 def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
     by: dict[str, dict] = {}
     for r in recs.values():
@@ -931,6 +945,9 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
     by = {v: seeds for v, seeds in by.items() if set(seeds) == seeds_all}  # a variant joins with all its seeds
     recs = {n: r for n, r in recs.items() if r["variant"] in by}
     base = by["base"]
+    # the test set's largest class share (all variants test on the same PrivateTest images)
+    known = [np.asarray(r["test"]["confusion"]).sum(axis=1) for r in recs.values() if r["test"].get("confusion")]
+    largest = float(known[0].max() / known[0].sum()) if known else None
     summary = {}
     for name, seeds in by.items():
         accs = np.array([seeds[s]["test"]["accuracy"] for s in sorted(seeds)])
@@ -948,6 +965,10 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
                          "train_ms_per_batch": float(np.median([s["speed"]["train_ms_per_batch"] for s in seeds.values()])),
                          "infer_ms_per_batch": float(np.median([s["speed"]["infer_ms_per_batch"] for s in seeds.values()])),
                          "train_time_vs_base": _time_vs_base(seeds, name),
+                         "one_class_share_per_seed": [one_class_share(seeds[s]["test"].get("confusion"))
+                                                      for s in sorted(seeds)],
+                         "never_trained_seeds": [s for s in sorted(seeds) if never_trained(seeds[s], largest)],
+                         "unknown_training_seeds": [s for s in sorted(seeds) if never_trained(seeds[s], largest) is None],
                          "machines": sorted({machine_label(s["provenance"]["machine"]) for s in seeds.values()})}
     any_r = next(iter(recs.values()))
     return {"edge_model": budget_for("ablation", budget_name).edge_model, "training": base[min(base)]["config"],
