@@ -156,7 +156,6 @@ def train_epochs(cfg, run: Path, train: tuple, test: tuple, test_source: np.ndar
     return record
 
 
-
 def plot_mix(models: dict[str, dict], edge_model: str, out: Path, budget_name: str) -> dict:
     """Fig. 6's plots in ``out`` from each model's per-epoch scoring of the mix (``epochs``) and its
     last (``final``): test accuracy, accuracy per source, the edge CNN's recall per class, and

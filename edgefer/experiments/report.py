@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 from pathlib import Path
 
 from edgefer.experiments._common import BUDGETS, EXPERIMENTS, ONE_CLASS, PAPER
@@ -137,11 +138,6 @@ def _seeds(seeds) -> str:
     return ", ".join(str(k) for k in seeds)
 
 
-def _std(values) -> float:
-    m = sum(values) / len(values)
-    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-
-
 def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
     """Two ablation runs' seeds in which both nets trained: ``((mean a, mean b), seeds kept, note)``
     over those seeds, or None when in no seed either never left one class (or the summaries
@@ -151,8 +147,8 @@ def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
     if not out or "test_accuracy_per_seed" not in sa or "test_accuracy_per_seed" not in sb:
         return None
     kept = [k for k in sa["seeds"] if k in sb["seeds"] and k not in out]
-    mean = lambda x: (sum(x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept) / len(kept)  # noqa: E731
-                      if kept else None)
+    mean = lambda x: statistics.fmean(x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept) \
+        if kept else None  # noqa: E731
     who = [f"{n} never left one class in seed{'s' if len(stuck[n]) > 1 else ''} {_seeds(sorted(stuck[n]))}"
            for n in dict.fromkeys((na, nb)) if stuck[n]]
     note = f"{' and '.join(who)} (at least {ONE_CLASS:.0%} of its PrivateTest predictions in one class)"
@@ -432,7 +428,7 @@ def _claims(results: dict) -> list[dict]:
                 pa = [sa["test_accuracy_per_seed"][i] for i in idx]
                 pb = [sb["test_accuracy_per_seed"][i] for i in idx]
                 n_seeds, paired = len(kept), [x - y for x, y in zip(pa, pb)]
-                std_a, std_b = (_std(pa), _std(pb)) if n_seeds > 1 else (None, None)
+                std_a, std_b = (statistics.stdev(pa), statistics.stdev(pb)) if n_seeds > 1 else (None, None)
             row = _compare(cid, claim, paper, a, va, b, vb, res, seeds=n_seeds, paired=paired,
                            std_a=std_a, std_b=std_b)
             if trained is not None:

@@ -605,7 +605,7 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
     plan = plan_for(budget_name, out=out, data_root=data_root)
     if commit and budget_name == "paper":
         commit_file(unit_dir(out, budget_name) / PLAN, f"{budget_name} budget: plan (edge CNN "
-                    f"{plan['edge_model']}, unit estimates on {plan['provenance']['machine']['cpu']})")
+                    f"{plan['edge_model']}, unit estimates on {machine_label(plan['provenance']['machine'])})")
     todo = pending_units(budget_name, out=out, edge_model=plan["edge_model"])
     if only:
         known = {u.name for u in list_units(budget_name, plan["edge_model"])}
@@ -620,7 +620,7 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
         with heavy_lock(f"edgefer units: timing {plan['edge_model']} against the plan"):
             factor, why = speed_factor(plan, budget_name)
     elif todo:
-        why = f"estimates from the plan's {plan['provenance']['machine']['cpu']} (not scaled for {device})"
+        why = f"estimates from the plan's {machine_label(plan['provenance']['machine'])} (not scaled for {device})"
     est = {u["name"]: round(u["est_minutes"] * factor, 1) for u in plan["units"]}
     here = _precision(budget_for("fig5", budget_name)) if device == "cpu" else plan["precision"]
     say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); units started here train in "
@@ -953,6 +953,7 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
         accs = np.array([seeds[s]["test"]["accuracy"] for s in sorted(seeds)])
         deltas = np.array([seeds[s]["test"]["accuracy"] - base[s]["test"]["accuracy"] for s in sorted(seeds) if s in base])
         any_r = next(iter(seeds.values()))
+        stuck = {s: never_trained(r, largest) for s, r in seeds.items()}
         summary[name] = {"group": any_r["group"], "change": any_r["change"], "model": any_r["model"],
                          "model_kwargs": any_r["model_kwargs"], "loss": any_r["loss"], "equalize": any_r["equalize"],
                          "input_size": any_r["input_size"], "seeds": sorted(seeds),
@@ -967,8 +968,8 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
                          "train_time_vs_base": _time_vs_base(seeds, name),
                          "one_class_share_per_seed": [one_class_share(seeds[s]["test"].get("confusion"))
                                                       for s in sorted(seeds)],
-                         "never_trained_seeds": [s for s in sorted(seeds) if never_trained(seeds[s], largest)],
-                         "unknown_training_seeds": [s for s in sorted(seeds) if never_trained(seeds[s], largest) is None],
+                         "never_trained_seeds": [s for s in sorted(seeds) if stuck[s]],
+                         "unknown_training_seeds": [s for s in sorted(seeds) if stuck[s] is None],
                          "machines": sorted({machine_label(s["provenance"]["machine"]) for s in seeds.values()})}
     any_r = next(iter(recs.values()))
     return {"edge_model": budget_for("ablation", budget_name).edge_model, "training": base[min(base)]["config"],
