@@ -200,6 +200,9 @@ def test_runner_runs_resumes_commits_and_reports(data_root, tmp_path):
     from edgefer.results import machine
     s = abl["summary"]
     assert s["base"]["train_time_vs_base"] == 1.0 == s["loss_ce"]["train_time_vs_base"]
+    # every unit keeps its PrivateTest confusion, so a seed that never left one class is known as such
+    assert all(v is not None for x in s.values() for v in x["one_class_share_per_seed"])
+    assert all(x["unknown_training_seeds"] == [] for x in s.values())
     assert s["pool_stride"]["train_time_vs_base"] > 0 and s["pool_stride"]["machines"] == [machine_label(machine())]
     ps = json.loads((out / "paper" / "ablation-s0-pool_stride.json").read_text())
     assert ps["speed_base"]["train_ms_per_batch"] != ps["speed"]["train_ms_per_batch"]
