@@ -139,20 +139,20 @@ def _seeds(seeds) -> str:
 
 
 def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
-    """Two ablation runs' seeds in which both nets trained: ``((mean a, mean b), seeds kept, note)``
-    over those seeds, or None when in no seed either never left one class (or the summaries
-    predate that record). The note names which run did not train in which seed."""
+    """Two ablation runs' seeds in which both nets trained: ``((accuracies a, accuracies b), seeds
+    kept, note)``, each list the run's PrivateTest accuracy in the kept seeds, in order; None when
+    in no seed either never left one class (or the summaries predate that record). The note names
+    which run did not train in which seed."""
     stuck = {na: set(sa.get("never_trained_seeds") or []), nb: set(sb.get("never_trained_seeds") or [])}
     out = stuck[na] | stuck[nb]
     if not out or "test_accuracy_per_seed" not in sa or "test_accuracy_per_seed" not in sb:
         return None
     kept = [k for k in sa["seeds"] if k in sb["seeds"] and k not in out]
-    mean = lambda x: statistics.fmean(x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept) \
-        if kept else None  # noqa: E731
+    per_seed = lambda x: [x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept]  # noqa: E731
     who = [f"{n} never left one class in seed{'s' if len(stuck[n]) > 1 else ''} {_seeds(sorted(stuck[n]))}"
            for n in dict.fromkeys((na, nb)) if stuck[n]]
     note = f"{' and '.join(who)} (at least {ONE_CLASS:.0%} of its PrivateTest predictions in one class)"
-    return (mean(sa), mean(sb)), kept, note
+    return (per_seed(sa), per_seed(sb)), kept, note
 
 
 def _contrast(summary: dict, name: str) -> tuple[str, dict | None, str]:
@@ -405,10 +405,11 @@ def _claims(results: dict) -> list[dict]:
                            f"mse {'within one point of or above' if ok else 'more than one point below'} ce")
                 trained = _trained_seeds(s.get(ka, {}), s.get(kb, {}), ka, kb)
                 if trained is not None:  # a seed that never trained counts: not training is the loss's failure
-                    (ma, mb), kept, note = trained
+                    (pa, pb), kept, note = trained
                     row["why"] += (f"; {note}, counted here since failing to train is the loss's own failure"
-                                   + (f"; over seed(s) {_seeds(kept)}, where both trained: mse {_pct(ma)} vs ce "
-                                      f"{_pct(mb)}" if kept else ""))
+                                   + (f"; over seed(s) {_seeds(kept)}, where both trained: mse "
+                                      f"{_pct(statistics.fmean(pa))} vs ce {_pct(statistics.fmean(pb))}"
+                                      if kept else ""))
                 rows.append(row)
                 continue
             sa, sb = s.get(ka, {}), s.get(kb, {})
@@ -416,17 +417,16 @@ def _claims(results: dict) -> list[dict]:
             va, vb, std_a, std_b = acc(ka), acc(kb), sa.get("test_accuracy_std"), sb.get("test_accuracy_std")
             paired = None
             if n_seeds > 1 and "test_accuracy_per_seed" in sa and "test_accuracy_per_seed" in sb:
-                paired = [x - y for x, y in zip(sa["test_accuracy_per_seed"], sb["test_accuracy_per_seed"])]
+                acc_b = dict(zip(sb["seeds"], sb["test_accuracy_per_seed"]))  # pair by seed number
+                paired = [x - acc_b[k] for k, x in zip(sa["seeds"], sa["test_accuracy_per_seed"]) if k in acc_b]
             trained = _trained_seeds(sa, sb, ka, kb)
             if trained is not None:  # compare over the seeds in which both nets trained, saying so
-                (va, vb), kept, note = trained
+                (pa, pb), kept, note = trained
                 if not kept:
                     rows.append(_row(cid, claim, paper, "–", res, "not testable as stated",
                                      f"{note}: no seed in which both {a} and {b} trained"))
                     continue
-                idx = [sa["seeds"].index(k) for k in kept]
-                pa = [sa["test_accuracy_per_seed"][i] for i in idx]
-                pb = [sb["test_accuracy_per_seed"][i] for i in idx]
+                va, vb = statistics.fmean(pa), statistics.fmean(pb)
                 n_seeds, paired = len(kept), [x - y for x, y in zip(pa, pb)]
                 std_a, std_b = (statistics.stdev(pa), statistics.stdev(pb)) if n_seeds > 1 else (None, None)
             row = _compare(cid, claim, paper, a, va, b, vb, res, seeds=n_seeds, paired=paired,

@@ -85,3 +85,23 @@ def test_without_stuck_seeds_every_seed_counts():
     row = _rows(s)["C9"]
     assert "(mean ± std of 3 seeds)" in row["ours"] and "never left" not in row["why"]
     assert row["verdict"] == "not supported"  # leads by 2 points on average but not in seed 1
+
+
+def test_seeds_are_paired_by_number_not_by_position():
+    s = _summary({"base": [0.55, 0.53, 0.25], "fusion_none": [0.52, 0.50, 0.49]})
+    # the runs' seeds recorded in different orders: fusion_none's lists reversed
+    fn = s["fusion_none"]
+    fn["seeds"], fn["test_accuracy_per_seed"] = fn["seeds"][::-1], fn["test_accuracy_per_seed"][::-1]
+    (pa, pb), kept, _ = report._trained_seeds(s["base"], fn, "base", "fusion_none")
+    assert kept == [0, 1] and pa == [0.55, 0.53] and pb == [0.52, 0.50]
+    row = _rows(s)["C9"]
+    assert "fusion_none 51.00%" in row["ours"] and row["verdict"] == "supported", row
+
+
+def test_every_seed_trained_pairs_by_seed_number_too():
+    s = _summary({"base": [0.56, 0.52, 0.53], "fusion_none": [0.54, 0.51, 0.525]})
+    fn = s["fusion_none"]
+    fn["seeds"], fn["test_accuracy_per_seed"] = fn["seeds"][::-1], fn["test_accuracy_per_seed"][::-1]
+    # by position base seed 2 (53 %) would meet fusion_none seed 0 (54 %) and trail; by number the
+    # fused net leads in each seed (+2, +1, +0.5 points, a mean of 1.2)
+    assert _rows(s)["C9"]["verdict"] == "supported"
