@@ -155,6 +155,17 @@ def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
     return (per_seed(sa), per_seed(sb)), kept, note
 
 
+def _mixed_precision(sa: dict, sb: dict, na: str, nb: str, seeds) -> str:
+    """A sentence naming the compared seeds in which the two runs trained in different precisions
+    (a unit trains in bf16 where the CPU has it natively, else fp32), or "" when none did."""
+    if "precision_per_seed" not in sa or "precision_per_seed" not in sb:
+        return ""
+    pa, pb = (dict(zip(x["seeds"], x["precision_per_seed"])) for x in (sa, sb))
+    mixed = [f"seed {k} compares {pa[k]} ({na}) with {pb[k]} ({nb})" for k in seeds
+             if k in pa and k in pb and pa[k] and pb[k] and pa[k] != pb[k]]
+    return "; " + ", ".join(mixed) + " (units ran on different machines)" if mixed else ""
+
+
 def _contrast(summary: dict, name: str) -> tuple[str, dict | None, str]:
     """The contrast model to compare with: ``(name, its summary, note)``. Where ``name`` (trained
     with the main loss) never left one class, its cross-entropy run (``<name>-ce``) stands in if
@@ -410,6 +421,7 @@ def _claims(results: dict) -> list[dict]:
                                    + (f"; over seed(s) {_seeds(kept)}, where both trained: mse "
                                       f"{_pct(statistics.fmean(pa))} vs ce {_pct(statistics.fmean(pb))}"
                                       if kept else ""))
+                row["why"] += _mixed_precision(s.get(ka, {}), s.get(kb, {}), ka, kb, s.get(ka, {}).get("seeds", []))
                 rows.append(row)
                 continue
             sa, sb = s.get(ka, {}), s.get(kb, {})
@@ -433,6 +445,7 @@ def _claims(results: dict) -> list[dict]:
                            std_a=std_a, std_b=std_b)
             if trained is not None:
                 row["why"] += f"; {note}, so the comparison is over seed(s) {_seeds(trained[1])}"
+            row["why"] += _mixed_precision(sa, sb, ka, kb, trained[1] if trained is not None else sa.get("seeds", []))
             rows.append(row)
         tm, ts = s.get("base", {}).get("train_ms_per_batch"), s.get("pool_stride", {}).get("train_ms_per_batch")
         ratio = s.get("pool_stride", {}).get("train_time_vs_base")

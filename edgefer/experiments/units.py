@@ -970,7 +970,8 @@ def _agg_ablation(budget_name, plan, recs, out, every) -> dict:
                                                       for s in sorted(seeds)],
                          "never_trained_seeds": [s for s in sorted(seeds) if stuck[s]],
                          "unknown_training_seeds": [s for s in sorted(seeds) if stuck[s] is None],
-                         "machines": sorted({machine_label(s["provenance"]["machine"]) for s in seeds.values()})}
+                         "machines": sorted({machine_label(s["provenance"]["machine"]) for s in seeds.values()}),
+                         "precision_per_seed": [seeds[s].get("precision") for s in sorted(seeds)]}
     any_r = next(iter(recs.values()))
     return {"edge_model": budget_for("ablation", budget_name).edge_model, "training": base[min(base)]["config"],
             "bench_batch": 48, "data": {"n": any_r["n"]}, "summary": summary,

@@ -105,3 +105,18 @@ def test_every_seed_trained_pairs_by_seed_number_too():
     # by position base seed 2 (53 %) would meet fusion_none seed 0 (54 %) and trail; by number the
     # fused net leads in each seed (+2, +1, +0.5 points, a mean of 1.2)
     assert _rows(s)["C9"]["verdict"] == "supported"
+
+
+def test_a_seed_compared_across_precisions_is_named():
+    recs = {}
+    for variant, per_seed in {"base": [0.55, 0.53, 0.25], "fusion_none": [0.52, 0.51, 0.50]}.items():
+        for seed, acc in enumerate(per_seed):
+            r = _rec(variant, seed, acc)
+            r["precision"] = "bf16" if (variant, seed) == ("base", 0) else "fp32"
+            recs[r["unit"]] = r
+    s = units._agg_ablation("paper", {}, recs, None, None)["summary"]
+    assert s["base"]["precision_per_seed"] == ["bf16", "fp32", "fp32"]
+    why = _rows(s)["C9"]["why"]
+    assert "seed 0 compares bf16 (base) with fp32 (fusion_none)" in why and "seed 1 compares" not in why
+    # records without a precision (older units) say nothing rather than guess
+    assert "compares" not in _rows(_summary({"base": [0.55, 0.53, 0.54], "fusion_none": [0.5, 0.5, 0.5]}))["C9"]["why"]
