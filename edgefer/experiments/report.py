@@ -138,6 +138,11 @@ def _seeds(seeds) -> str:
     return ", ".join(str(k) for k in seeds)
 
 
+def _by_seed(summary: dict, key: str) -> dict:
+    """A per-seed list of an ablation summary (``test_accuracy_per_seed``, ...) keyed by seed number."""
+    return dict(zip(summary["seeds"], summary[key]))
+
+
 def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
     """Two ablation runs' seeds in which both nets trained: ``((accuracies a, accuracies b), seeds
     kept, note)``, each list the run's PrivateTest accuracy in the kept seeds, in order; None when
@@ -148,7 +153,7 @@ def _trained_seeds(sa: dict, sb: dict, na: str, nb: str):
     if not out or "test_accuracy_per_seed" not in sa or "test_accuracy_per_seed" not in sb:
         return None
     kept = [k for k in sa["seeds"] if k in sb["seeds"] and k not in out]
-    per_seed = lambda x: [x["test_accuracy_per_seed"][x["seeds"].index(k)] for k in kept]  # noqa: E731
+    per_seed = lambda x: [_by_seed(x, "test_accuracy_per_seed")[k] for k in kept]  # noqa: E731
     who = [f"{n} never left one class in seed{'s' if len(stuck[n]) > 1 else ''} {_seeds(sorted(stuck[n]))}"
            for n in dict.fromkeys((na, nb)) if stuck[n]]
     note = f"{' and '.join(who)} (at least {ONE_CLASS:.0%} of its PrivateTest predictions in one class)"
@@ -160,7 +165,7 @@ def _mixed_precision(sa: dict, sb: dict, na: str, nb: str, seeds) -> str:
     (a unit trains in bf16 where the CPU has it natively, else fp32), or "" when none did."""
     if "precision_per_seed" not in sa or "precision_per_seed" not in sb:
         return ""
-    pa, pb = (dict(zip(x["seeds"], x["precision_per_seed"])) for x in (sa, sb))
+    pa, pb = _by_seed(sa, "precision_per_seed"), _by_seed(sb, "precision_per_seed")
     mixed = [f"seed {k} compares {pa[k]} ({na}) with {pb[k]} ({nb})" for k in seeds
              if k in pa and k in pb and pa[k] and pb[k] and pa[k] != pb[k]]
     return "; " + ", ".join(mixed) + " (units ran on different machines)" if mixed else ""
@@ -429,8 +434,8 @@ def _claims(results: dict) -> list[dict]:
             va, vb, std_a, std_b = acc(ka), acc(kb), sa.get("test_accuracy_std"), sb.get("test_accuracy_std")
             paired = None
             if n_seeds > 1 and "test_accuracy_per_seed" in sa and "test_accuracy_per_seed" in sb:
-                acc_b = dict(zip(sb["seeds"], sb["test_accuracy_per_seed"]))  # pair by seed number
-                paired = [x - acc_b[k] for k, x in zip(sa["seeds"], sa["test_accuracy_per_seed"]) if k in acc_b]
+                acc_a, acc_b = _by_seed(sa, "test_accuracy_per_seed"), _by_seed(sb, "test_accuracy_per_seed")
+                paired = [x - acc_b[k] for k, x in acc_a.items() if k in acc_b]  # paired by seed number
             trained = _trained_seeds(sa, sb, ka, kb)
             if trained is not None:  # compare over the seeds in which both nets trained, saying so
                 (pa, pb), kept, note = trained
