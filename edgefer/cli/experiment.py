@@ -106,7 +106,9 @@ def units(
                                    "the plan when there is none)."),
     max_units: Optional[int] = typer.Option(None, "--max-units", help="Stop after this many units."),
     hours: Optional[float] = typer.Option(None, "--hours", help="Start no unit estimated to end past this many "
-                                          "hours from now (the first always starts)."),
+                                          "hours from now (on this machine; a unit a killed run began "
+                                          "counts what is left of it): longer ones are skipped and "
+                                          "later, shorter ones still run."),
     only: Optional[list[str]] = typer.Option(None, "--only", help="Run this unit (repeatable)."),
     experiment_name: Optional[list[str]] = typer.Option(None, "--experiment", help="Only units of this "
                                                         "experiment (repeatable): table1, fig5, cv, fig6, ablation."),
@@ -144,7 +146,7 @@ def units(
     if threads:
         torch.set_num_threads(threads)
     if list_only:
-        from edgefer.experiments.units import plan_for, unit_dir
+        from edgefer.experiments.units import iterations_done, plan_for, unit_dir
         try:
             plan = plan_for(budget, out=out, data_root=data_root)
         except (FileNotFoundError, ValueError) as exc:
@@ -153,6 +155,9 @@ def units(
                    f"plan {unit_dir(out, budget) / 'plan.json'}")
         for u in plan["units"]:
             state = "done" if (unit_dir(out, budget) / f"{u['name']}.json").exists() else "pending"
+            begun = iterations_done(out, budget, u["name"]) if state == "pending" else 0
+            if begun:
+                state += f" ({begun:,} it done; resumes from its checkpoint)"
             typer.echo(f"{u['name']:32s} {u['iterations']:>7,} it  {u['est_minutes']:7.1f} min  {state}")
         typer.echo(f"total {plan['est_total_hours']:.1f} h on {plan['provenance']['machine']['cpu']}")
         return

@@ -99,6 +99,23 @@ def result_path(out, budget_name: str, unit: Unit) -> Path:
     return unit_dir(out, budget_name) / f"{unit.name}.json"
 
 
+def iterations_done(out, budget_name: str, unit_name: str) -> int:
+    """Training iterations an unfinished run of a unit has done so far: the last row of its
+    ``iterations.csv`` (0 when it never started). A killed unit resumes from its last checkpoint,
+    at most a few hundred iterations before that row."""
+    path = Path(out) / "runs" / budget_name / "units" / unit_name / "iterations.csv"
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 512))
+        rows = f.read().decode("ascii", "replace").strip().splitlines()
+    try:
+        return int(rows[-1].split(",")[1])
+    except (IndexError, ValueError):  # only the header, or a row cut short by a kill
+        return 0
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -595,8 +612,9 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
               announce=None) -> list[dict]:
     """Run pending units in order, one at a time under the heavy lock; commit each result file.
 
-    ``max_units``: stop after that many; ``hours``: start no unit whose estimate would end past that
-    many hours from now (the first pending unit always starts); ``only``: these unit names;
+    ``max_units``: stop after that many; ``hours``: start no unit whose estimate (what is left of
+    it, for a unit a killed run began) would end past that many hours from now: such a unit is
+    skipped and a later, shorter one may still run; ``only``: these unit names;
     ``experiments``: only units of these experiments. ``announce(text)`` receives the plan and
     each unit's start, for the CLI to print. Returns the finished units' records.
     """
@@ -621,19 +639,24 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
             factor, why = speed_factor(plan, budget_name)
     elif todo:
         why = f"estimates from the plan's {machine_label(plan['provenance']['machine'])} (not scaled for {device})"
-    est = {u["name"]: round(u["est_minutes"] * factor, 1) for u in plan["units"]}
+    est = {}  # minutes left of each unit here: a killed run's iterations are done
+    for u in plan["units"]:
+        left_share = 1 - min(1.0, iterations_done(out, budget_name, u["name"]) / u["iterations"]) \
+            if u.get("iterations") else 1.0
+        est[u["name"]] = round(u["est_minutes"] * factor * left_share, 1)
     here = _precision(budget_for("fig5", budget_name)) if device == "cpu" else plan["precision"]
     say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); units started here train in "
         f"{here}; {len(todo)} unit(s) pending, estimated "
         f"{sum(est.get(u.name, 0) for u in todo) / 60:.1f} h here ({why})")
-    done, t_start = [], time.time()
+    done, skipped, t_start = [], [], time.time()
     for u in todo:
         if max_units is not None and len(done) >= max_units:
             break
         left = None if hours is None else hours * 60 - (time.time() - t_start) / 60
-        if left is not None and done and est.get(u.name, 0) > left:
-            say(f"stop: {u.name} is estimated at {est.get(u.name, 0):.0f} min, {left:.0f} min left")
-            break
+        if left is not None and est.get(u.name, 0) > left:
+            say(f"skip: {u.name} is estimated at {est.get(u.name, 0):.0f} min here, {left:.0f} min left")
+            skipped.append(u.name)
+            continue
         say(f"unit {u.name}: estimated {est.get(u.name, 0):.0f} min")
         with heavy_lock(f"edgefer units: {u.name}"):
             rec = run_unit(u, budget_name, out=out, data_root=data_root, device=device, progress=progress,
@@ -644,6 +667,10 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
                         f"{machine_label(rec['provenance']['machine'])}")
         done.append(rec)
         say(f"unit {u.name} done in {rec['time']['wall_hours']:.2f} h")
+    if skipped and not done:
+        short = min(skipped, key=lambda name: est.get(name, 0))
+        say(f"no pending unit fits in {hours:g} h here; the shortest is {short} ({est.get(short, 0):.0f} min): "
+            f"run it with --only {short} (a killed unit resumes from its checkpoint)")
     return done
 
 

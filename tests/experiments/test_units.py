@@ -325,12 +325,50 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
     said = []
     done = units.run_units("paper", out=out, data_root=data_root, hours=10, only=["table1", f"fig5-{edge}"],
                            commit=False, announce=said.append)
-    assert [r["unit"] for r in done] == ["table1"]  # the first unit always starts
+    assert done == []  # neither fits: nothing starts, and the runner says what would
     assert "on the plan's Faster CPU" in said[0] and "estimates x" in said[0]
     assert f"units started here train in {units._precision(units.budget_for('fig5', 'paper'))};" in said[0]
-    assert any(s.startswith(f"stop: fig5-{edge} is estimated at") for s in said)
+    assert [s.split(" is ")[0] for s in said if s.startswith("skip:")] == ["skip: table1", f"skip: fig5-{edge}"]
+    assert said[-1].startswith("no pending unit fits in 10 h here; the shortest is table1 (")
+    assert said[-1].endswith("run it with --only table1 (a killed unit resumes from its checkpoint)")
     # the plan itself is left as it was made
     assert json.loads((units.unit_dir(out, "paper") / units.PLAN).read_text())["units"][0]["est_minutes"] == 1.0
+
+
+def test_hours_skips_a_long_unit_and_counts_what_a_killed_run_left(data_root, tmp_path, monkeypatch):
+    """--hours skips a unit that would end past the slot and still runs later, shorter ones; a unit
+    that a killed run began is estimated by the iterations it has left (its iterations.csv)."""
+    from edgefer.results import write_json
+    out = tmp_path / "results"
+    plan = units.make_plan("paper", out=out, data_root=data_root, repeats=1)
+    edge = plan["edge_model"]
+    long_a, long_b, short = f"fig5-{edge}", "fig5-rcnn", "fig5-frrcnn"
+    mins = {long_a: 600.0, long_b: 600.0, short: 30.0}
+    plan["units"] = [{**u, "est_minutes": mins.get(u["name"], u["est_minutes"]), "iterations": 1000}
+                     for u in plan["units"]]
+    write_json(units.unit_dir(out, "paper") / units.PLAN, plan)
+    # a killed run of long_b got through 950 of its 1,000 iterations: 30 minutes of 600 are left
+    begun = units.work_dir(out, "paper", units.Unit(long_b, "fig5", "rcnn", fold=1))
+    begun.mkdir(parents=True)
+    (begun / "iterations.csv").write_text("epoch,iteration,loss,accuracy,lr\n0,949,0.5,0.5,0.01\n"
+                                          "0,950,0.5,0.5,0.01\n")
+    assert units.iterations_done(out, "paper", long_b) == 950
+    assert units.iterations_done(out, "paper", long_a) == 0
+    ran = []
+    monkeypatch.setattr(units, "run_unit", lambda u, *a, **kw: ran.append(u.name) or
+                        {"unit": u.name, "time": {"wall_hours": 0.0}})
+    said = []
+    units.run_units("paper", out=out, data_root=data_root, hours=1.5, only=[long_a, long_b, short],
+                    commit=False, announce=said.append)
+    assert ran == [long_b, short]  # in run order, the long one skipped
+    assert f"skip: {long_a} is estimated at 600 min here" in " ".join(said)
+    assert not any("no pending unit fits" in s for s in said)
+    # --list says how far the begun unit got
+    from edgefer.cli.main import app
+    res = CliRunner().invoke(app, ["units", "--list", "--out", str(out), "--data-root", str(data_root)])
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if line.startswith(long_b + " "))
+    assert row.endswith("pending (950 it done; resumes from its checkpoint)")
 
 
 def test_speed_factor_times_in_the_precision_units_train_in_here(monkeypatch):
