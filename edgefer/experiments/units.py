@@ -264,29 +264,37 @@ def machine_kind(machine: dict) -> tuple:
     return machine.get("cpu"), machine.get("cores"), tuple(machine.get("simd") or ())
 
 
-def speed_factor(plan: dict, budget_name: str = "paper", *, repeats: int = 3) -> tuple[float, str]:
-    """(this machine's time over the plan's machine's, a sentence saying so) for the plan's estimates.
+def speed_factors(plan: dict, budget_name: str = "paper", *, models=None,
+                  repeats: int = 3) -> tuple[dict[str, float], str]:
+    """({model: this machine's time over the plan's machine's}, a sentence saying so) for the
+    plan's estimates of the units that train ``models`` (default: the plan's edge CNN).
 
-    1.0 on the kind of machine that made the plan. Elsewhere the plan's edge CNN is timed here for
-    a few training batches, in the precision a unit started here trains in (fp32 where bf16 is not
-    native: emulated bf16 is 13-40 times slower), against the plan's own timing of it: the
-    plan's estimates stay as they are (every unit's file keeps its own machine and wall hours), and
-    the runner scales them by this factor to decide which units fit in ``--hours``."""
+    1.0 for every model on the kind of machine that made the plan. Elsewhere each model is timed
+    here for a few training batches, in the precision a unit started here trains in (fp32 where
+    bf16 is not native: emulated bf16 is 13-40 times slower), against the plan's own timing of
+    it. Models do not scale alike between machines: on the AVX2-only EPYC against the AMX Xeon the
+    96x96 edge CNN slows by about 7x and the 48x48 one by about 5x, so one factor would
+    underestimate a 96x96 unit by a third. The plan's estimates stay as they are (every unit's
+    file keeps its own machine and wall hours), and the runner scales them by these factors to
+    decide which units fit in ``--hours``."""
     from edgefer.bench import model_speed
     from edgefer.results import machine
     here = machine()
     there = plan["provenance"]["machine"]
+    timed = [m for m in dict.fromkeys(models or [plan["edge_model"]]) if m in plan["ms_per_batch"]]
     if machine_kind(here) == machine_kind(there):
-        return 1.0, f"estimates from this kind of machine ({machine_label(there)})"
+        return dict.fromkeys(timed, 1.0), f"estimates from this kind of machine ({machine_label(there)})"
     b5 = budget_for("fig5", budget_name)
-    m = plan["edge_model"]
     precision = _precision(b5)  # what a unit started here trains in, not necessarily the plan's
-    s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=precision)
-    ms = s["train_ms_per_batch"] * b5.batch_size / b5.bench_batch
-    factor = round(ms / plan["ms_per_batch"][m]["train_ms_per_batch"], 2)
-    return factor, (f"estimates x{factor:g} on this {machine_label(here)}: {m} trains a batch in {ms:.1f} ms "
-                    f"here ({precision}), {plan['ms_per_batch'][m]['train_ms_per_batch']:g} ms on the plan's "
-                    f"{machine_label(there)} ({plan['precision']})")
+    factors, parts = {}, []
+    for m in timed:
+        s = model_speed(m, batch=b5.bench_batch, repeats=repeats, precision=precision)
+        ms = s["train_ms_per_batch"] * b5.batch_size / b5.bench_batch
+        before = plan["ms_per_batch"][m]["train_ms_per_batch"]
+        factors[m] = round(ms / before, 2)
+        parts.append(f"{m} x{factors[m]:g} ({ms:.1f} ms a training batch here in {precision}, "
+                     f"{before:g} ms on the plan's {machine_label(there)} in {plan['precision']})")
+    return factors, f"estimates scaled on this {machine_label(here)}: " + "; ".join(parts)
 
 
 def plan_for(budget_name: str = "paper", *, out="results", data_root=None) -> dict:
@@ -633,16 +641,19 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
         todo = [u for u in todo if u.name in only]
     if experiments:
         todo = [u for u in todo if u.experiment in experiments]
-    factor, why = 1.0, "no unit pending"
+    # each unit's model, for its speed factor; table1 (no model) times the edge CNN
+    model_of = {u.name: u.model or plan["edge_model"] for u in list_units(budget_name, plan["edge_model"])}
+    factors, why = {}, "no unit pending"
     if todo and device == "cpu":
-        with heavy_lock(f"edgefer units: timing {plan['edge_model']} against the plan"):
-            factor, why = speed_factor(plan, budget_name)
+        with heavy_lock("edgefer units: timing the pending units' models against the plan"):
+            factors, why = speed_factors(plan, budget_name, models=[model_of[u.name] for u in todo])
     elif todo:
         why = f"estimates from the plan's {machine_label(plan['provenance']['machine'])} (not scaled for {device})"
     est = {}  # minutes left of each unit here: a killed run's iterations are done
     for u in plan["units"]:
         left_share = 1 - min(1.0, iterations_done(out, budget_name, u["name"]) / u["iterations"]) \
             if u.get("iterations") else 1.0
+        factor = factors.get(model_of.get(u["name"]), factors.get(plan["edge_model"], 1.0))
         est[u["name"]] = round(u["est_minutes"] * factor * left_share, 1)
     here = _precision(budget_for("fig5", budget_name)) if device == "cpu" else plan["precision"]
     say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); units started here train in "

@@ -314,8 +314,8 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
     from edgefer.results import write_json
     out = tmp_path / "results"
     plan = units.make_plan("paper", out=out, data_root=data_root, repeats=1)
-    assert units.speed_factor(plan, "paper") == (1.0, f"estimates from this kind of machine "
-                                                      f"({machine_label(plan['provenance']['machine'])})")
+    assert units.speed_factors(plan, "paper") == ({plan["edge_model"]: 1.0}, f"estimates from this kind of machine "
+                                                  f"({machine_label(plan['provenance']['machine'])})")
     edge = plan["edge_model"]
     there = {**plan["provenance"]["machine"], "cpu": "Faster CPU"}
     plan = {**plan, "provenance": {**plan["provenance"], "machine": there},
@@ -326,7 +326,7 @@ def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
     done = units.run_units("paper", out=out, data_root=data_root, hours=10, only=["table1", f"fig5-{edge}"],
                            commit=False, announce=said.append)
     assert done == []  # neither fits: nothing starts, and the runner says what would
-    assert "on the plan's Faster CPU" in said[0] and "estimates x" in said[0]
+    assert "on the plan's Faster CPU" in said[0] and "estimates scaled on this" in said[0]
     assert f"units started here train in {units._precision(units.budget_for('fig5', 'paper'))};" in said[0]
     assert [s.split(" is ")[0] for s in said if s.startswith("skip:")] == ["skip: table1", f"skip: fig5-{edge}"]
     assert said[-1].startswith("no pending unit fits in 10 h here; the shortest is table1 (")
@@ -371,28 +371,31 @@ def test_hours_skips_a_long_unit_and_counts_what_a_killed_run_left(data_root, tm
     assert row.endswith("pending (950 it done; resumes from its checkpoint)")
 
 
-def test_speed_factor_times_in_the_precision_units_train_in_here(monkeypatch):
+def test_speed_factors_time_each_model_in_the_precision_units_train_in_here(monkeypatch):
     """A plan made in bf16 on an AMX Xeon, read on a CPU without native bf16: units there train in
-    fp32 (emulated bf16 is tens of times slower), so the factor is timed in fp32, not the plan's
-    bf16, and the sentence names both precisions."""
+    fp32 (emulated bf16 is tens of times slower), so the factors are timed in fp32, not the plan's
+    bf16, and the sentence names both precisions. Each model gets its own factor (a 96x96 net slows
+    more than a 48x48 one between those machines), timed once however many units train it."""
     import edgefer.bench
     import edgefer.cpu
     from edgefer.results import machine
     timed = []
 
     def fake_speed(model, *, batch, repeats, precision, **kw):
-        timed.append(precision)
-        return {"train_ms_per_batch": 30.0 * batch / units.budget_for("fig5", "paper").batch_size}
+        timed.append((model, precision))
+        ms = {"edgecnn48": 30.0, "edgecnn": 480.0}[model]
+        return {"train_ms_per_batch": ms * batch / units.budget_for("fig5", "paper").batch_size}
 
     monkeypatch.setattr(edgefer.bench, "model_speed", fake_speed)
     monkeypatch.setattr(edgefer.cpu, "native_bf16", lambda *a, **k: False)
     there = {**machine(), "cpu": "Plan CPU"}
     plan = {"edge_model": "edgecnn48", "precision": "bf16", "provenance": {"machine": there},
-            "ms_per_batch": {"edgecnn48": {"train_ms_per_batch": 60.0}}}
-    factor, said = units.speed_factor(plan, "paper", repeats=1)
-    assert timed == ["fp32"]
-    assert factor == 0.5
-    assert f"30.0 ms here (fp32), 60 ms on the plan's {machine_label(there)} (bf16)" in said
+            "ms_per_batch": {"edgecnn48": {"train_ms_per_batch": 60.0}, "edgecnn": {"train_ms_per_batch": 240.0}}}
+    factors, said = units.speed_factors(plan, "paper", models=["edgecnn48", "edgecnn", "edgecnn48"], repeats=1)
+    assert timed == [("edgecnn48", "fp32"), ("edgecnn", "fp32")]
+    assert factors == {"edgecnn48": 0.5, "edgecnn": 2.0}
+    assert f"edgecnn48 x0.5 (30.0 ms a training batch here in fp32, 60 ms on the plan's {machine_label(there)} " \
+           f"in bf16); edgecnn x2 (480.0 ms" in said
 
 
 def test_unknown_unit_is_refused(data_root, tmp_path):
