@@ -90,9 +90,9 @@ def unit_dir(out, budget_name: str) -> Path:
     return Path(out) / budget_name
 
 
-def work_dir(out, budget_name: str, unit: Unit) -> Path:
-    """Checkpoints and logs of a unit (outside git): ``<out>/runs/<budget>/units/<unit>``."""
-    return Path(out) / "runs" / budget_name / "units" / unit.name
+def work_dir(out, budget_name: str, unit: Unit | str) -> Path:
+    """Checkpoints and logs of a unit (or unit name; outside git): ``<out>/runs/<budget>/units/<unit>``."""
+    return Path(out) / "runs" / budget_name / "units" / (unit if isinstance(unit, str) else unit.name)
 
 
 def result_path(out, budget_name: str, unit: Unit) -> Path:
@@ -103,7 +103,7 @@ def iterations_done(out, budget_name: str, unit_name: str) -> int:
     """Training iterations an unfinished run of a unit has done so far: the last row of its
     ``iterations.csv`` (0 when it never started). A killed unit resumes from its last checkpoint,
     at most a few hundred iterations before that row."""
-    path = Path(out) / "runs" / budget_name / "units" / unit_name / "iterations.csv"
+    path = work_dir(out, budget_name, unit_name) / "iterations.csv"
     if not path.is_file():
         return 0
     with open(path, "rb") as f:
