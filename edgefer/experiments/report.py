@@ -415,7 +415,12 @@ def _claims(results: dict) -> list[dict]:
                 if va is None or vb is None:
                     rows.append(_row(cid, claim, paper, "–", res, "not testable as stated", "a run is missing"))
                     continue
-                ours = f"mse {_pct(va)} vs ce {_pct(vb)}"
+                sa, sb = s.get(ka, {}), s.get(kb, {})
+                n_seeds = min(len(sa.get("seeds", [0])), len(sb.get("seeds", [0])))
+                pm = lambda sd: "" if sd is None or n_seeds < 2 else f" ± {100 * sd:.2f}"  # noqa: E731
+                ours = (f"mse {_pct(va)}{pm(sa.get('test_accuracy_std'))} vs ce {_pct(vb)}"
+                        f"{pm(sb.get('test_accuracy_std'))}" + (f" (mean ± std of {n_seeds} seeds)"
+                                                               if n_seeds > 1 else ""))
                 ok = va - vb > -ONE_POINT
                 row = _row(cid, claim, paper, ours, res, "supported" if ok else "not supported",
                            f"mse {'within one point of or above' if ok else 'more than one point below'} ce")

@@ -68,6 +68,8 @@ def test_claims_compare_over_the_seeds_that_trained_and_say_so():
     assert "the comparison is over seed(s) 0, 1" in rows["C9"]["why"]
     # C10: the stuck MSE seed counts against MSE, and the note gives the trained seeds' numbers too
     assert rows["C10"]["verdict"] == "not supported"
+    assert rows["C10"]["ours"].startswith("mse 44.33% ± ") and rows["C10"]["ours"].endswith(
+        "(mean ± std of 3 seeds)")  # every seed, the stuck one too: a mean ± std, like C9's
     assert "counted here since failing to train is the loss's own failure" in rows["C10"]["why"]
     assert "over seed(s) 0, 1, where both trained: mse 54.00% vs ce 55.50%" in rows["C10"]["why"]
 
