@@ -641,20 +641,21 @@ def run_units(budget_name: str = "paper", *, out="results", data_root=None, devi
         todo = [u for u in todo if u.name in only]
     if experiments:
         todo = [u for u in todo if u.experiment in experiments]
-    # each unit's model, for its speed factor; table1 (no model) times the edge CNN
-    model_of = {u.name: u.model or plan["edge_model"] for u in list_units(budget_name, plan["edge_model"])}
+    edge = plan["edge_model"]  # table1 (no model) is scaled by the edge CNN's factor
     factors, why = {}, "no unit pending"
     if todo and device == "cpu":
         with heavy_lock("edgefer units: timing the pending units' models against the plan"):
-            factors, why = speed_factors(plan, budget_name, models=[model_of[u.name] for u in todo])
+            factors, why = speed_factors(plan, budget_name, models=[u.model or edge for u in todo])
     elif todo:
         why = f"estimates from the plan's {machine_label(plan['provenance']['machine'])} (not scaled for {device})"
-    est = {}  # minutes left of each unit here: a killed run's iterations are done
-    for u in plan["units"]:
-        left_share = 1 - min(1.0, iterations_done(out, budget_name, u["name"]) / u["iterations"]) \
-            if u.get("iterations") else 1.0
-        factor = factors.get(model_of.get(u["name"]), factors.get(plan["edge_model"], 1.0))
-        est[u["name"]] = round(u["est_minutes"] * factor * left_share, 1)
+    planned = {p["name"]: p for p in plan["units"]}
+    est = {}  # minutes left of each pending unit here: a killed run's iterations are done
+    for u in todo:
+        p = planned.get(u.name, {})
+        left_share = 1 - min(1.0, iterations_done(out, budget_name, u.name) / p["iterations"]) \
+            if p.get("iterations") else 1.0
+        factor = factors.get(u.model or edge, factors.get(edge, 1.0))
+        est[u.name] = round(p.get("est_minutes", 0) * factor * left_share, 1)
     here = _precision(budget_for("fig5", budget_name)) if device == "cpu" else plan["precision"]
     say(f"{budget_name} budget: edge CNN {plan['edge_model']} ({plan['rule']}); units started here train in "
         f"{here}; {len(todo)} unit(s) pending, estimated "
