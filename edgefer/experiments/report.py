@@ -738,21 +738,36 @@ def _section_units(rdir: Path, st: dict) -> list[str]:
               f"standard protocol ({plan['rule']}); precision {plan['precision']}; estimated on {machine_label(m)} "
               f"({m.get('cores')} cores, {m.get('torch_threads')} torch threads), {plan['est_total_hours']:.1f} h "
               "in all.", "",
-              "| unit | net | iterations | estimate | status | wall hours | CPU hours | machine |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| unit | net | iterations | estimate | status | held-out accuracy | wall hours | CPU hours | machine |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for u in plan["units"]:
         r = recs.get(u["name"])
         if r is None:
-            lines.append(f"| {u['name']} | – | {u['iterations']:,} | {u['est_minutes']:.0f} min | pending | – | – | – |")
+            lines.append(f"| {u['name']} | – | {u['iterations']:,} | {u['est_minutes']:.0f} min | pending | – | – | – "
+                         "| – |")
             continue
         loss = (r.get("config") or {}).get("loss")
         net = (f"{r['model']} ({r.get('input_size', '–')}x{r.get('input_size', '–')}, {r['precision']}"
                + (f", {loss.upper()}" if loss else "") + ")") if r["model"] else r["precision"]
         lines.append(f"| {u['name']} | {net} | {_num(r.get('iterations'))} | {u['est_minutes']:.0f} min | done | "
-                     f"{r['time']['wall_hours']:.2f} | {r['time']['cpu_hours']:.2f} | "
+                     f"{unit_accuracy(r)} | {r['time']['wall_hours']:.2f} | {r['time']['cpu_hours']:.2f} | "
                      f"{machine_label(r['provenance']['machine'])} |")
     lines.append("")
     return lines
+
+
+# where each kind of unit tests its net: the key of its result and the images it names
+_UNIT_TEST = {"ablation": ("test", "PrivateTest"), "standard": ("test", "PrivateTest"),
+              "fig5": ("heldout", "held-out fold {fold}"), "cv": ("heldout", "held-out fold {fold}"),
+              "rcv": ("heldout", "held-out random fold {fold}"), "fig6": ("final", "the mix's test part")}
+
+
+def unit_accuracy(rec: dict) -> str:
+    """A done unit's own accuracy on the images it holds out, naming them ("–" for a unit that trains
+    nothing, Table 1), so that a seed shows its number before its variant's other seeds are done."""
+    key, where = _UNIT_TEST.get(rec.get("kind"), (None, ""))
+    acc = (rec.get(key) or {}).get("accuracy") if key else None
+    return "–" if acc is None else f"{_pct(acc)} ({where.format(fold=rec.get('fold'))})"
 
 
 def _section_fig5_units(res, rdir, report_dir) -> list[str]:

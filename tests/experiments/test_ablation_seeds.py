@@ -122,3 +122,15 @@ def test_a_seed_compared_across_precisions_is_named():
     assert "seed 0 compares bf16 (base) with fp32 (fusion_none)" in why and "seed 1 compares" not in why
     # records without a precision (older units) say nothing rather than guess
     assert "compares" not in _rows(_summary({"base": [0.55, 0.53, 0.54], "fusion_none": [0.5, 0.5, 0.5]}))["C9"]["why"]
+
+
+def test_a_seed_shows_its_own_accuracy_before_its_variant_is_whole():
+    """The units table gives each done unit's accuracy on the images it holds out, so that one
+    seed of a variant is readable while the variant waits for its other seeds."""
+    assert report.unit_accuracy({**_rec("no_equalize", 0, 0.5389), "kind": "ablation"}) == "53.89% (PrivateTest)"
+    assert report.unit_accuracy({"kind": "rcv", "fold": 3, "heldout": {"accuracy": 0.5}}) == \
+        "50.00% (held-out random fold 3)"
+    assert report.unit_accuracy({"kind": "table1"}) == "–"
+    recs = {f"ablation-s{s}-base": _rec("base", s, 0.55) for s in range(3)}
+    recs["ablation-s0-no_equalize"] = _rec("no_equalize", 0, 0.54)
+    assert list(units._agg_ablation("paper", {}, recs, None, None)["summary"]) == ["base"]  # no mean of one seed

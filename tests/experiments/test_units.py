@@ -305,6 +305,14 @@ def test_claims_get_verdicts_as_their_own_units_finish(data_root, tmp_path):
            "ablation-s1-fusion_none" in rows["C9"]
     assert "Partial: the units cv-standard, rcv-fold1, rcv-fold2, rcv-fold3 are pending" in text
     assert "| 3-fold CV, plain random folds | pending |" in text
+    # each done unit shows its own held-out accuracy, naming the images, before its experiment is whole
+    table = {line.split(" | ")[0][2:]: line.split(" | ") for line in text.split("## Units of the paper budget")[1]
+             .split("\n## ")[0].splitlines() if line.startswith("| ") and not line.startswith("| unit ")}
+    f6 = json.loads((out / "paper" / f"fig6-{edge}.json").read_text())
+    assert table[f"fig6-{edge}"][5] == f"{100 * f6['final']['accuracy']:.2f}% (the mix's test part)"
+    assert table["cv-fold2"][5].endswith("% (held-out fold 2)")
+    assert table[f"fig5-{edge}"][5].endswith("% (held-out fold 1)")
+    assert table["fig6-rcnn"][4:6] == ["pending", "–"] and table["table1"][4] == "pending"
 
 
 def test_estimates_scale_to_the_machine_at_hand(data_root, tmp_path):
