@@ -743,8 +743,8 @@ def _section_units(rdir: Path, st: dict) -> list[str]:
     for u in plan["units"]:
         r = recs.get(u["name"])
         if r is None:
-            lines.append(f"| {u['name']} | – | {u['iterations']:,} | {u['est_minutes']:.0f} min | pending | – | – | – "
-                         "| – |")
+            lines.append(f"| {u['name']} | – | {u['iterations']:,} | {u['est_minutes']:.0f} min | pending |"
+                         + " – |" * 4)
             continue
         loss = (r.get("config") or {}).get("loss")
         net = (f"{r['model']} ({r.get('input_size', '–')}x{r.get('input_size', '–')}, {r['precision']}"
