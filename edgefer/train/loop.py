@@ -32,6 +32,23 @@ from edgefer.train.config import TrainConfig
 log = logging.getLogger(__name__)
 
 
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Keep ``iterations.csv``'s rows up to ``step``, the resumed checkpoint's iteration.
+
+    A killed run logged the iterations after its last checkpoint, which the resume trains again;
+    without this the log would hold those iterations twice (and maybe a half-written last line).
+    """
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [r for r in rows[1:] if len(r) == len(rows[0]) and r[1].isdigit() and int(r[1]) <= step]
+    if len(keep) < len(rows) - 1:
+        log.info("%s: dropping %d row(s) logged after the checkpoint at iteration %d",
+                 path, len(rows) - 1 - len(keep), step)
+        atomic_write_text(path, "".join(",".join(r) + "\n" for r in rows[:1] + keep))
+
+
 def rank_and_world():
     """(rank, world_size) under torchrun, initializing the process group once."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -222,6 +239,8 @@ def fit(cfg: TrainConfig, train_pixels: np.ndarray, train_labels: np.ndarray, *,
         return round(seconds_before + time.time() - t_start, 1)
 
     global_step = start_epoch * steps_per_epoch + start_step
+    if resume and rank == 0:
+        _drop_rows_after(iter_log, global_step)
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm

@@ -70,6 +70,22 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, stop_after):
     assert full["iterations"] == 18
 
 
+def test_resume_after_a_kill_logs_each_iteration_once(tmp_path):
+    """A killed run logged iterations past its last checkpoint (and maybe half a line); the resume
+    trains those again, so iterations.csv ends as the uninterrupted run's, each iteration once."""
+    x, y = _toy()
+    fit(_cfg(checkpoint_every=4), x, y, out_dir=tmp_path / "full")
+    cut = tmp_path / "cut"
+    fit(_cfg(checkpoint_every=4, max_steps=4), x, y, out_dir=cut)
+    log = cut / "iterations.csv"
+    # what the killed process had written after its checkpoint at iteration 4
+    log.write_text(log.read_text() + "0,5,0.11111,0.5000,0.05\n0,6,0.22222,0.5000,0.05\n0,7,0.3")
+    fit(_cfg(checkpoint_every=4), x, y, out_dir=cut, resume=True)
+    full = (tmp_path / "full" / "iterations.csv").read_text()
+    assert log.read_text() == full
+    assert [int(r.split(",")[1]) for r in full.splitlines()[1:]] == list(range(1, 19))
+
+
 def test_resume_keeps_counting_training_time(tmp_path, monkeypatch):
     """history.json's "seconds" is the training time since the run began, across a resume, not
     since the resume (a clock that moves 10 s per reading makes each step visible)."""
