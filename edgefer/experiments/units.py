@@ -26,6 +26,7 @@ import dataclasses
 import json
 import logging
 import resource
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,7 +357,11 @@ def _score(run: Path, pixels: np.ndarray, precision: str, device: str) -> np.nda
 
 
 class _Clock:
-    """Wall and CPU seconds of a unit, summed over the sessions (resumes) in ``<run>/time.json``."""
+    """Wall and CPU seconds of a unit, summed over the sessions (resumes) in ``<run>/time.json``.
+
+    ``tick(every)`` saves in a background thread every ``every`` seconds, so that a unit killed
+    mid-run (at the end of a session) loses at most that much of its time, not the whole session.
+    """
 
     def __init__(self, run: Path):
         self.path = run / "time.json"
@@ -364,6 +369,23 @@ class _Clock:
             {"wall_seconds": 0.0, "cpu_seconds": 0.0, "sessions": 0}
         self.before["sessions"] += 1
         self.t0, self.c0 = time.time(), self._cpu()
+        self._stop = None
+        self._lock = threading.Lock()  # the ticking thread and the unit both save
+
+    def tick(self, every: float = 60.0) -> None:
+        self._stop = threading.Event()
+
+        def loop(stop=self._stop):
+            while not stop.wait(every):
+                self.save()
+        self._thread = threading.Thread(target=loop, name="unit-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+            self._stop = None
 
     @staticmethod
     def _cpu() -> float:
@@ -377,9 +399,10 @@ class _Clock:
 
     def save(self) -> dict:
         from edgefer.results import write_json
-        now = self.now()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(self.path, now)
+        with self._lock:
+            now = self.now()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(self.path, now)
         return now
 
 
@@ -445,24 +468,28 @@ def run_unit(unit: Unit, budget_name: str = "paper", *, out="results", data_root
     run = work_dir(out, budget_name, unit)
     run.mkdir(parents=True, exist_ok=True)
     clock = _Clock(run)
-    precision = _precision(b, run)
-    rec = {"unit": unit.name, "kind": unit.kind, "experiment": unit.experiment, "model": unit.model,
-           "fold": unit.fold, "seed": unit.seed, "variant": unit.variant, "loss_variant": unit.loss,
-           "budget": b.to_dict(),
-           "precision": precision, "edge_model": (plan or {}).get("edge_model"),
-           "command": f"edgefer units --budget {budget_name} --only {unit.name}"}
-    if unit.kind == "table1":
-        rec.update(_table1(b, precision))
-    elif unit.kind in ("fig5", "cv", "rcv"):
-        rec.update(_fold_unit(unit, b, root, run, precision, device, progress, clock))
-    elif unit.kind == "standard":
-        rec.update(_standard_unit(unit, b, root, run, precision, device, progress))
-    elif unit.kind == "fig6":
-        rec.update(_fig6_unit(unit, b, root, run, precision, device, progress))
-    elif unit.kind == "ablation":
-        rec.update(_ablation_unit(unit, b, root, run, precision, device, progress))
-    else:  # pragma: no cover - list_units makes only the kinds above
-        raise ValueError(f"unknown unit kind {unit.kind!r}")
+    clock.tick()
+    try:
+        precision = _precision(b, run)
+        rec = {"unit": unit.name, "kind": unit.kind, "experiment": unit.experiment, "model": unit.model,
+               "fold": unit.fold, "seed": unit.seed, "variant": unit.variant, "loss_variant": unit.loss,
+               "budget": b.to_dict(),
+               "precision": precision, "edge_model": (plan or {}).get("edge_model"),
+               "command": f"edgefer units --budget {budget_name} --only {unit.name}"}
+        if unit.kind == "table1":
+            rec.update(_table1(b, precision))
+        elif unit.kind in ("fig5", "cv", "rcv"):
+            rec.update(_fold_unit(unit, b, root, run, precision, device, progress, clock))
+        elif unit.kind == "standard":
+            rec.update(_standard_unit(unit, b, root, run, precision, device, progress))
+        elif unit.kind == "fig6":
+            rec.update(_fig6_unit(unit, b, root, run, precision, device, progress))
+        elif unit.kind == "ablation":
+            rec.update(_ablation_unit(unit, b, root, run, precision, device, progress))
+        else:  # pragma: no cover - list_units makes only the kinds above
+            raise ValueError(f"unknown unit kind {unit.kind!r}")
+    finally:
+        clock.stop()
     t = clock.save()
     rec["time"] = {**t, "wall_hours": round(t["wall_seconds"] / 3600, 3),
                    "cpu_hours": round(t["cpu_seconds"] / 3600, 3)}
