@@ -40,13 +40,13 @@ def _drop_rows_after(path: Path, step: int) -> None:
     """
     if not path.exists():
         return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    keep = [r for r in rows[1:] if len(r) == len(rows[0]) and r[1].isdigit() and int(r[1]) <= step]
-    if len(keep) < len(rows) - 1:
+    with open(path, newline="") as f:  # the lines as written, csv.writer's line ends kept
+        lines = f.readlines()
+    keep = [ln for ln in lines[1:] if ln.endswith("\n") and int(ln.split(",")[1]) <= step]
+    if len(keep) < len(lines) - 1:
         log.info("%s: dropping %d row(s) logged after the checkpoint at iteration %d",
-                 path, len(rows) - 1 - len(keep), step)
-        atomic_write_text(path, "".join(",".join(r) + "\n" for r in rows[:1] + keep))
+                 path, len(lines) - 1 - len(keep), step)
+        atomic_write_text(path, "".join(lines[:1] + keep))
 
 
 def rank_and_world():

@@ -65,7 +65,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     # each iteration logged once, as in the uninterrupted run (rows past the checkpoint dropped)
-    assert (cut / "iterations.csv").read_text() == (tmp_path / "full" / "iterations.csv").read_text()
+    assert (cut / "iterations.csv").read_bytes() == (tmp_path / "full" / "iterations.csv").read_bytes()
 
 
 class _Evil:
