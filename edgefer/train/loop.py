@@ -42,7 +42,14 @@ def _drop_rows_after(path: Path, step: int) -> None:
         return
     with open(path, newline="") as f:  # the lines as written, csv.writer's line ends kept
         lines = f.readlines()
-    keep = [ln for ln in lines[1:] if ln.endswith("\n") and int(ln.split(",")[1]) <= step]
+    width = len(lines[0].split(",")) if lines else 0
+
+    def logged_step(line: str) -> int | None:  # None for a half-written or malformed line
+        fields = line.rstrip("\r\n").split(",")
+        ok = line.endswith("\n") and len(fields) == width and fields[1].isdigit()
+        return int(fields[1]) if ok else None
+
+    keep = [ln for ln in lines[1:] if (s := logged_step(ln)) is not None and s <= step]
     if len(keep) < len(lines) - 1:
         log.info("%s: dropping %d row(s) logged after the checkpoint at iteration %d",
                  path, len(lines) - 1 - len(keep), step)
