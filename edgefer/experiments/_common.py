@@ -486,3 +486,14 @@ def write_result(out: Path, experiment: str, result: dict, *, budget: Budget, se
 def rel(path: Path, out: Path) -> str:
     """``path`` relative to ``out`` with forward slashes, for result JSON."""
     return os.path.relpath(path, out).replace(os.sep, "/")
+
+
+LAST_EPOCHS = 5
+"""Fig. 6 also reads each model's mean test accuracy over its last five scored epochs (C8)."""
+
+
+def last_epochs_mean(epochs, n: int = LAST_EPOCHS) -> float | None:
+    """Mean test accuracy over the last ``n`` scored epochs of a Fig. 6 run (its ``epochs`` list,
+    each with ``accuracy``); None with fewer than ``n`` scored epochs."""
+    accs = [e["accuracy"] for e in (epochs or []) if e.get("accuracy") is not None]
+    return float(sum(accs[-n:]) / n) if len(accs) >= n else None

@@ -19,7 +19,7 @@ import os
 import statistics
 from pathlib import Path
 
-from edgefer.experiments._common import BUDGETS, EXPERIMENTS, ONE_CLASS, PAPER
+from edgefer.experiments._common import BUDGETS, EXPERIMENTS, LAST_EPOCHS, ONE_CLASS, PAPER, last_epochs_mean
 from edgefer.results import machine_label
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,28 @@ def _compare(cid, claim, paper, a_name, a, b_name, b, res, unit: str = "accuracy
     if gap >= ONE_POINT and not every:
         why = f"{a_name} leads by {100 * gap:.1f} points on average but not in every seed ({seeds})"
     return _row(cid, claim, paper, ours, res, "not supported", why)
+
+
+def _last_epochs_reading(res: dict, edge: str, contrast: list[str], verdict: str) -> str:
+    """C8's second reading: the same comparison on the mean of each model's last five epochs, since
+    at a constant learning rate a model's test accuracy swings by several points from epoch to
+    epoch and the last epoch alone can land high or low. Says whether it agrees with the verdict,
+    which reads the last epoch; "" when a model has fewer than five scored epochs."""
+    models = res.get("models") or {}
+    means = {m: last_epochs_mean((models.get(m) or {}).get("epochs")) for m in [edge, *contrast]}
+    if any(v is None for v in means.values()):
+        return ""
+    others = {m: means[m] for m in contrast}
+    best = max(others, key=others.get)
+    gap = means[edge] - others[best]
+    leads = gap >= ONE_POINT
+    agree = leads == (verdict == "supported")
+    listing = ", ".join(f"{m} {_pct(v)}" for m, v in means.items())
+    return (f"; mean of each model's last {LAST_EPOCHS} epochs: {listing} ({edge} "
+            f"{'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points), "
+            + ("which agrees with the last epoch's reading" if agree else
+               f"which {'would support' if leads else 'would not support'} the claim: the two readings "
+               "disagree, and the verdict reads the last epoch"))
 
 
 def _seeds(seeds) -> str:
@@ -390,6 +412,7 @@ def _claims(results: dict) -> list[dict]:
         else:
             best = max(contrast, key=contrast.get)
             row = _compare(*c8, edge, s[edge]["test_accuracy"], best, contrast[best], res)
+            row["why"] += _last_epochs_reading(res, edge, [m for m in contrast], row["verdict"])
             stuck = [m for m, v in s.items() if m != edge and (v.get("one_class_share") or 0) >= ONE_CLASS]
             if stuck:
                 row["why"] += (f"; {', '.join(stuck)} never left one class (at least {ONE_CLASS:.0%} of "

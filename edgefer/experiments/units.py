@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.experiments._common import (
-    ONE_CLASS, PAPER, budget_for, convergence_iteration, load_fer, main_loss, model_input_size, pixels_for,
+    ONE_CLASS, PAPER, budget_for, convergence_iteration, last_epochs_mean, load_fer, main_loss, model_input_size, pixels_for,
     read_iterations, stratified_subsample, subset, train_config,
 )
 from edgefer.results import machine_label
@@ -967,6 +967,7 @@ def _agg_fig6(budget_name, plan, recs, out, every) -> dict:
                    "loss": r["config"]["loss"], "one_class_share": one_class_share(r["final"].get("confusion")),
                    "test_accuracy_per_source": {s: v["accuracy"] for s, v in r["final"]["per_source"].items()},
                    "test_macro_f1_per_source": {s: v["macro_f1"] for s, v in r["final"]["per_source"].items()},
+                   "test_accuracy_last5": last_epochs_mean(r.get("epochs")),
                    "epochs": r["final"]["epoch"], "iterations": r["iterations"], "input_size": r["input_size"]}
                for m, r in models.items()}
     plots = plot_mix(models, plan["edge_model"], out, budget_name)

@@ -52,3 +52,42 @@ def test_a_trained_rcnn_is_compared_as_before():
     c3, c4 = row(rows, "C3"), row(rows, "C4")
     assert c3["verdict"] == "supported" and "vs rcnn 45.00%" in c3["ours"] and "never left" not in c3["why"]
     assert c4["verdict"] == "not supported" and "1.23x" in c4["why"]
+
+
+def fig6(curves: dict) -> dict:
+    """A paper-budget Fig. 6 result whose models scored the test fifth after each epoch (``curves``:
+    model -> accuracies by epoch); the summary reads each model's last epoch, as the aggregation does."""
+    data = {"n_total": 32909, "n_train": 26327, "n_test": 6582, "per_source": {"fer2013": 20160, "lfw": 12749},
+            "per_class": {sp: {"fer2013": {"disgust": 273}} for sp in ("train", "test")}}
+    summary = {m: {"test_accuracy": acc[-1], "one_class_share": 0.3} for m, acc in curves.items()}
+    models = {m: {"epochs": [{"epoch": i + 1, "accuracy": a} for i, a in enumerate(acc)]} for m, acc in curves.items()}
+    return {"fig6": {"experiment": "fig6", "budget": {"name": "paper"}, "command": "edgefer units --experiment fig6",
+                     "edge_model": "edgecnn48", "units_of": "paper", "data": data, "summary": summary,
+                     "models": models}}
+
+
+def test_c8_gives_the_last_five_epochs_mean_and_says_when_it_disagrees():
+    edge = [0.60, 0.63, 0.63, 0.63, 0.64, 0.63]             # steady: last 0.63, last five 0.632
+    swing = [0.50, 0.65, 0.65, 0.64, 0.64, 0.57]            # ends low: last 0.57, last five 0.63
+    c8 = row(claims(fig6({"edgecnn48": edge, "rcnn": [0.5] * 6, "rcnn-ce": swing})), "C8")
+    assert c8["verdict"] == "supported" and "edgecnn48 63.00% vs rcnn-ce 57.00%" in c8["ours"]
+    assert "mean of each model's last 5 epochs: edgecnn48 63.20%, rcnn 50.00%, rcnn-ce 63.00%" in c8["why"]
+    assert "leads only" not in c8["why"] and "the two readings disagree" in c8["why"]
+    assert "would not support" in c8["why"]
+
+    steady = [0.50, 0.55, 0.55, 0.55, 0.55, 0.55]
+    c8 = row(claims(fig6({"edgecnn48": edge, "rcnn": [0.5] * 6, "rcnn-ce": steady})), "C8")
+    assert c8["verdict"] == "supported" and "agrees with the last epoch's reading" in c8["why"]
+    assert "disagree" not in c8["why"]
+
+    # the other way round: the edge CNN's last epoch dips, its last five lead
+    dip = [0.60, 0.66, 0.66, 0.66, 0.66, 0.58]
+    c8 = row(claims(fig6({"edgecnn48": dip, "rcnn": [0.5] * 6, "rcnn-ce": steady})), "C8")
+    assert c8["verdict"] == "supported"  # 58.00 vs 55.00 at the last epoch
+    c8 = row(claims(fig6({"edgecnn48": dip, "rcnn": [0.5] * 6, "rcnn-ce": [0.6] * 6})), "C8")
+    assert c8["verdict"] == "not supported" and "would support the claim" in c8["why"]
+
+
+def test_c8_without_five_scored_epochs_reads_the_last_epoch_only():
+    c8 = row(claims(fig6({"edgecnn48": [0.6, 0.63], "rcnn": [0.5, 0.5], "rcnn-ce": [0.5, 0.55]})), "C8")
+    assert c8["verdict"] == "supported" and "last 5 epochs" not in c8["why"]
