@@ -138,19 +138,25 @@ def _compare(cid, claim, paper, a_name, a, b_name, b, res, unit: str = "accuracy
     return _row(cid, claim, paper, ours, res, "not supported", why)
 
 
-def _last_epochs_reading(res: dict, edge: str, contrast: list[str], verdict: str) -> str:
+def _last_epochs_reading(res: dict, c8: tuple, edge: str, contrast: list[str], verdict: str) -> str:
     """C8's second reading: the same comparison on the mean of each model's last five epochs, since
     at a constant learning rate a model's test accuracy swings by several points from epoch to
-    epoch and the last epoch alone can land high or low. Says whether it agrees with the verdict,
-    which reads the last epoch; "" when a model has fewer than five scored epochs."""
-    models = res.get("models") or {}
-    means = {m: last_epochs_mean((models.get(m) or {}).get("epochs")) for m in [edge, *contrast]}
+    epoch and the last epoch alone can land high or low. Reads each model's ``test_accuracy_last5``
+    from the summary, or its epochs where the summary predates that field. Says whether it agrees
+    with the verdict, which reads the last epoch; "" when a model has fewer than five scored epochs."""
+    summary, models = res.get("summary") or {}, res.get("models") or {}
+
+    def mean(m):
+        kept = (summary.get(m) or {}).get("test_accuracy_last5")
+        return kept if kept is not None else last_epochs_mean((models.get(m) or {}).get("epochs"))
+
+    means = {m: mean(m) for m in [edge, *contrast]}
     if any(v is None for v in means.values()):
         return ""
     others = {m: means[m] for m in contrast}
     best = max(others, key=others.get)
     gap = means[edge] - others[best]
-    leads = gap >= ONE_POINT
+    leads = _compare(*c8, edge, means[edge], best, others[best], res)["verdict"] == "supported"
     agree = leads == (verdict == "supported")
     listing = ", ".join(f"{m} {_pct(v)}" for m, v in means.items())
     return (f"; mean of each model's last {LAST_EPOCHS} epochs: {listing} ({edge} "
@@ -412,7 +418,7 @@ def _claims(results: dict) -> list[dict]:
         else:
             best = max(contrast, key=contrast.get)
             row = _compare(*c8, edge, s[edge]["test_accuracy"], best, contrast[best], res)
-            row["why"] += _last_epochs_reading(res, edge, [m for m in contrast], row["verdict"])
+            row["why"] += _last_epochs_reading(res, c8, edge, list(contrast), row["verdict"])
             stuck = [m for m, v in s.items() if m != edge and (v.get("one_class_share") or 0) >= ONE_CLASS]
             if stuck:
                 row["why"] += (f"; {', '.join(stuck)} never left one class (at least {ONE_CLASS:.0%} of "

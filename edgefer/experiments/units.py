@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.experiments._common import (
-    ONE_CLASS, PAPER, budget_for, convergence_iteration, last_epochs_mean, load_fer, main_loss, model_input_size, pixels_for,
-    read_iterations, stratified_subsample, subset, train_config,
+    ONE_CLASS, PAPER, budget_for, convergence_iteration, last_epochs_mean, load_fer, main_loss, model_input_size,
+    pixels_for, read_iterations, stratified_subsample, subset, train_config,
 )
 from edgefer.results import machine_label
 
