@@ -138,12 +138,14 @@ def _compare(cid, claim, paper, a_name, a, b_name, b, res, unit: str = "accuracy
     return _row(cid, claim, paper, ours, res, "not supported", why)
 
 
-def _last_epochs_reading(res: dict, c8: tuple, edge: str, contrast: list[str], verdict: str) -> str:
+def _last_epochs_reading(res: dict, c8: tuple, edge: str, contrast: list[str], verdict: str) -> tuple[str, str]:
     """C8's second reading: the same comparison on the mean of each model's last five epochs, since
     at a constant learning rate a model's test accuracy swings by several points from epoch to
     epoch and the last epoch alone can land high or low. Reads each model's ``test_accuracy_last5``
     from the summary, or its epochs where the summary predates that field. Says whether it agrees
-    with the verdict, which reads the last epoch; "" when a model has fewer than five scored epochs."""
+    with the verdict, which reads the last epoch. Returns that text for the row's reasoning and, where
+    the two readings disagree, a short caveat for the README's verdict cell (else ""); ("", "") when a
+    model has fewer than five scored epochs."""
     summary, models = res.get("summary") or {}, res.get("models") or {}
 
     def mean(m):
@@ -152,18 +154,21 @@ def _last_epochs_reading(res: dict, c8: tuple, edge: str, contrast: list[str], v
 
     means = {m: mean(m) for m in [edge, *contrast]}
     if any(v is None for v in means.values()):
-        return ""
+        return "", ""
     others = {m: means[m] for m in contrast}
     best = max(others, key=others.get)
     gap = means[edge] - others[best]
     leads = _compare(*c8, edge, means[edge], best, others[best], res)["verdict"] == "supported"
     agree = leads == (verdict == "supported")
     listing = ", ".join(f"{m} {_pct(v)}" for m, v in means.items())
+    caveat = "" if agree else (f"at the last epoch; over the last {LAST_EPOCHS} epochs {edge} "
+                               f"{'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points, "
+                               f"which {'would support' if leads else 'would not support'} it")
     return (f"; mean of each model's last {LAST_EPOCHS} epochs: {listing} ({edge} "
             f"{'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points), "
             + ("which agrees with the last epoch's reading" if agree else
                f"which {'would support' if leads else 'would not support'} the claim: the two readings "
-               "disagree, and the verdict reads the last epoch"))
+               "disagree, and the verdict reads the last epoch")), caveat
 
 
 def _seeds(seeds) -> str:
@@ -418,7 +423,10 @@ def _claims(results: dict) -> list[dict]:
         else:
             best = max(contrast, key=contrast.get)
             row = _compare(*c8, edge, s[edge]["test_accuracy"], best, contrast[best], res)
-            row["why"] += _last_epochs_reading(res, c8, edge, list(contrast), row["verdict"])
+            why, caveat = _last_epochs_reading(res, c8, edge, list(contrast), row["verdict"])
+            row["why"] += why
+            if caveat:
+                row["caveat"] = caveat
             stuck = [m for m, v in s.items() if m != edge and (v.get("one_class_share") or 0) >= ONE_CLASS]
             if stuck:
                 row["why"] += (f"; {', '.join(stuck)} never left one class (at least {ONE_CLASS:.0%} of "
@@ -894,13 +902,13 @@ README_MARKERS = ("<!-- claims:start (edgefer report --readme README.md) -->", "
 def readme_table(rows: list[dict]) -> str:
     """The README's short claims table from :func:`claims`' rows (those of REPORT.md's table):
     each claim's verdict at the paper's own budget with our number, or *pending* with the smaller
-    budget's verdict in brackets."""
+    budget's verdict in brackets. A verdict whose two readings disagree (C8) carries its caveat."""
     lines = ["| # | claim | paper | verdict at the paper's budget (at the reduced budget) |", "|---|---|---|---|"]
     for c in rows:
         if c["verdict"] == "pending":
             e = c.get("earlier")
             verdict = "pending" + (f" ({e['verdict']})" if e else "")
         else:
-            verdict = f"**{c['verdict']}**: {c['ours']}"
+            verdict = f"**{c['verdict']}**: {c['ours']}" + (f" ({c['caveat']})" if c.get("caveat") else "")
         lines.append(f"| {c['id']} | {c['claim']} | {c['paper']} | {verdict} |")
     return "\n".join(lines) + "\n"
