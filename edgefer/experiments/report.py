@@ -161,14 +161,12 @@ def _last_epochs_reading(res: dict, c8: tuple, edge: str, contrast: list[str], v
     leads = _compare(*c8, edge, means[edge], best, others[best], res)["verdict"] == "supported"
     agree = leads == (verdict == "supported")
     listing = ", ".join(f"{m} {_pct(v)}" for m, v in means.items())
-    caveat = "" if agree else (f"at the last epoch; over the last {LAST_EPOCHS} epochs {edge} "
-                               f"{'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points, "
-                               f"which {'would support' if leads else 'would not support'} it")
-    return (f"; mean of each model's last {LAST_EPOCHS} epochs: {listing} ({edge} "
-            f"{'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points), "
+    lead = f"{edge} {'leads' if gap >= 0 else 'trails'} {best} by {100 * abs(gap):.1f} points"
+    would = "would support" if leads else "would not support"
+    caveat = "" if agree else f"at the last epoch; over the last {LAST_EPOCHS} epochs {lead}, which {would} it"
+    return (f"; mean of each model's last {LAST_EPOCHS} epochs: {listing} ({lead}), "
             + ("which agrees with the last epoch's reading" if agree else
-               f"which {'would support' if leads else 'would not support'} the claim: the two readings "
-               "disagree, and the verdict reads the last epoch")), caveat
+               f"which {would} the claim: the two readings disagree, and the verdict reads the last epoch")), caveat
 
 
 def _seeds(seeds) -> str:
