@@ -540,13 +540,21 @@ def _header(name: str, res: dict) -> list[str]:
             f"Command: `{res['command']}`", "",
             f"Budget: **{b['name']}**: {b.get('note', '')} (seed {res.get('seed')}, device {res.get('device')}).", "",
             *([_training_line(res)] if res.get("training") else []),
-            *([f"Partial: the units {', '.join(res['units_pending'])} are pending; what follows covers the units "
-               "done, and the claims that wait for the others say so.", ""] if res.get("units_pending") else []),
+            *([_partial_line(res["units_pending"]), ""] if res.get("units_pending") else []),
             f"Provenance: {'aggregated at ' if res.get('unit_machines') else ''}commit `{prov.get('commit')}`, "
             f"{machine_label(m)} ({m.get('cores')} cores, "
             f"{m.get('torch_threads')} torch threads, CUDA {m.get('cuda')}), torch {m.get('torch')}, {prov.get('time')}"
             + (_unit_machines(res["unit_machines"]) if res.get("unit_machines") else "") + ".",
             ""]
+
+
+def _partial_line(pending: list[str]) -> str:
+    """'Partial: the unit(s) … is/are pending; …', in the number the list has."""
+    if len(pending) == 1:
+        return (f"Partial: the unit {pending[0]} is pending; what follows covers the units done, and the claims "
+                "that wait for it say so.")
+    return (f"Partial: the units {', '.join(pending)} are pending; what follows covers the units done, and the "
+            "claims that wait for the others say so.")
 
 
 def _unit_machines(where: dict) -> str:

@@ -114,3 +114,12 @@ def test_the_readme_cell_of_c8_carries_the_caveat_when_its_readings_disagree():
     line = next(ln for ln in readme_table(claims(fig6({"edgecnn48": edge, "rcnn": [0.5] * 6, "rcnn-ce": steady})))
                 .splitlines() if ln.startswith("| C8 "))
     assert line.endswith("| **supported**: edgecnn48 63.00% vs rcnn-ce 55.00% |")
+
+
+def test_the_partial_line_agrees_in_number_with_the_units_it_names():
+    from edgefer.experiments.report import _partial_line
+    assert _partial_line(["cv-standard"]).startswith("Partial: the unit cv-standard is pending;")
+    assert "the claims that wait for it say so" in _partial_line(["cv-standard"])
+    two = _partial_line(["cv-standard", "rcv-fold1"])
+    assert two.startswith("Partial: the units cv-standard, rcv-fold1 are pending;")
+    assert "wait for the others" in two
