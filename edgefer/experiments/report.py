@@ -550,11 +550,9 @@ def _header(name: str, res: dict) -> list[str]:
 
 def _partial_line(pending: list[str]) -> str:
     """'Partial: the unit(s) … is/are pending; …', in the number the list has."""
-    if len(pending) == 1:
-        return (f"Partial: the unit {pending[0]} is pending; what follows covers the units done, and the claims "
-                "that wait for it say so.")
-    return (f"Partial: the units {', '.join(pending)} are pending; what follows covers the units done, and the "
-            "claims that wait for the others say so.")
+    one = len(pending) == 1
+    return (f"Partial: the unit{'' if one else 's'} {', '.join(pending)} {'is' if one else 'are'} pending; what "
+            f"follows covers the units done, and the claims that wait for {'it' if one else 'the others'} say so.")
 
 
 def _unit_machines(where: dict) -> str:
